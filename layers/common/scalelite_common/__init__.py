@@ -1,0 +1,1 @@
+"""Shared code of every Scalelite Serverless function: settings, BBB protocol, domain rules, services, data access."""

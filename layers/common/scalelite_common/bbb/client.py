@@ -1,0 +1,119 @@
+"""The one place that does outbound HTTP to BBB servers.
+
+Signed GET (or POST with a forwarded XML body), bounded timeouts, shorter ones for servers marked offline, and a
+clear split between transport failures (BBBTransportError: try elsewhere) and BBB's own FAILED answers
+(UpstreamError: passed back to the caller unchanged).
+"""
+
+from __future__ import annotations
+
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import urllib3
+
+from scalelite_common.bbb import checksum, xml
+from scalelite_common.errors import InternalError, UpstreamError
+
+
+class BBBTransportError(Exception):
+    """Connection refused, timeout, non-XML or non-200 answer: the server could not be used."""
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    secret: str
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class BBBResponse:
+    root: ET.Element
+    body: bytes
+
+    @property
+    def returncode(self) -> str:
+        return xml.text(self.root, "returncode")
+
+
+def api_url(base: str, call_name: str) -> str:
+    return (base if base.endswith("/") else base + "/") + call_name
+
+
+class BBBClient:
+    def __init__(self, *, connect_timeout: float, response_timeout: float, algorithm: str = "SHA256") -> None:
+        self.connect_timeout = connect_timeout
+        self.response_timeout = response_timeout
+        self.algorithm = algorithm
+        self._local = threading.local()
+        # One pool per BBB host, kept across invocations of a warm Lambda; no retries: failover is ours to decide.
+        self._http = urllib3.PoolManager(num_pools=1024, maxsize=16, retries=False, block=False)
+
+    def timeout(self, offline: bool) -> urllib3.Timeout:
+        read = self.response_timeout
+        if offline:
+            # Scalelite: 0.2 s / 0.5 s clamped into [read/10, read] for servers already marked offline.
+            lo = read / 10
+            connect, read = min(max(0.2, lo), read), min(max(0.5, lo), read)
+        else:
+            connect = self.connect_timeout
+        return urllib3.Timeout(connect=connect, read=read, total=connect + read)
+
+    def signed_url(self, target: Target, call_name: str, params: Sequence[tuple[str, str]]) -> str:
+        query = checksum.sign_query(call_name, params, target.secret, self.algorithm)
+        return f"{api_url(target.url, call_name)}?{query}"
+
+    def request(
+        self,
+        target: Target,
+        call_name: str,
+        params: Sequence[tuple[str, str]] = (),
+        *,
+        body: bytes | None = None,
+        content_type: str = "application/xml",
+    ) -> BBBResponse:
+        url = self.signed_url(target, call_name, params)
+        try:
+            if body is None:
+                resp = self._http.request("GET", url, timeout=self.timeout(target.offline), redirect=False)
+            else:
+                resp = self._http.request(
+                    "POST",
+                    url,
+                    body=body,
+                    headers={"Content-Type": content_type},
+                    timeout=self.timeout(target.offline),
+                    redirect=False,
+                )
+        except urllib3.exceptions.HTTPError as exc:
+            raise BBBTransportError(f"{type(exc).__name__}") from exc
+        if resp.status != 200:
+            raise BBBTransportError(f"HTTP {resp.status}")
+        try:
+            root = xml.parse(resp.data)
+        except xml.MalformedXML as exc:
+            raise BBBTransportError("malformed XML") from exc
+        return BBBResponse(root=root, body=resp.data)
+
+    def call(
+        self,
+        target: Target,
+        call_name: str,
+        params: Sequence[tuple[str, str]] = (),
+        *,
+        body: bytes | None = None,
+        content_type: str = "application/xml",
+    ) -> BBBResponse:
+        """Like `request`, but a non-SUCCESS answer raises UpstreamError with BBB's own key and message."""
+        resp = self.request(target, call_name, params, body=body, content_type=content_type)
+        returncode = resp.returncode
+        if not returncode:
+            raise InternalError("Response did not include returncode")
+        if returncode != "SUCCESS":
+            key = xml.text(resp.root, "messageKey") or xml.text(resp.root, "errors/error/key")
+            message = xml.text(resp.root, "message") or xml.text(resp.root, "errors/error/message")
+            raise UpstreamError(message, message_key=key or "internalError")
+        return resp

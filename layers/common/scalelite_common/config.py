@@ -1,0 +1,178 @@
+"""One typed settings object, parsed once from the environment (never at import time).
+
+Env var names are Scalelite's where the meaning is the same (see CONVENTIONS.md)."""
+
+from __future__ import annotations
+
+import os
+import secrets as _secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+
+DEFAULT_TENANT = "default"
+ALGORITHM_STRENGTH = ("SHA512", "SHA384", "SHA256", "SHA1")
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in ("true", "1", "yes", "on")
+
+
+def _num[T: (int, float)](env: Mapping[str, str], name: str, default: T, kind: type[T]) -> T:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return kind(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _list(env: Mapping[str, str], name: str, sep: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(sep) if part.strip())
+
+
+def parse_param_list(raw: str) -> dict[str, str]:
+    """Scalelite's `p1=v1,p2=v2` format; split on the first `=` of each item."""
+    out: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        name, _, value = item.partition("=")
+        out[name.strip()] = value.strip()
+    return out
+
+
+@dataclass(frozen=True, eq=False)  # identity hash: a parsed Settings keys caches
+class Settings:
+    # Front-end authentication
+    loadbalancer_secrets: tuple[str, ...] = ()
+    checksum_algorithms: tuple[str, ...] = ("SHA1", "SHA256", "SHA384", "SHA512")
+    checksum_algorithm_configured: bool = False
+    build_number: str = ""
+    url_host: str = ""
+    # Placement and load
+    load_min_user_count: int = 15
+    load_join_buffer_time: float = 15.0  # minutes
+    server_id_is_hostname: bool = False
+    create_failover_attempts: int = 3
+    # Health
+    server_healthy_threshold: int = 1
+    server_unhealthy_threshold: int = 2
+    # Outbound HTTP to BBB
+    connect_timeout: float = 5.0
+    response_timeout: float = 10.0
+    # Parameter shaping
+    max_meeting_duration: int = 0
+    create_exclude_params: tuple[str, ...] = ()
+    join_exclude_params: tuple[str, ...] = ()
+    default_create_params: Mapping[str, str] = field(default_factory=dict)
+    override_create_params: Mapping[str, str] = field(default_factory=dict)
+    default_join_params: Mapping[str, str] = field(default_factory=dict)
+    override_join_params: Mapping[str, str] = field(default_factory=dict)
+    voice_bridge_len: int = 9
+    use_external_voice_bridge: bool = False
+    # Meetings
+    default_meeting_ttl: int = 86400  # seconds
+    get_meetings_api_disabled: bool = False
+    # Poller
+    poll_interval: float = 60.0
+    poller_threads: int = 64
+    poller_wait_timeout: float = 10.0
+    # Admin JSON API (/scalelite/api), off by default
+    admin_api_enabled: bool = False
+    # AWS resources
+    servers_table: str = "ServersTable"
+    meetings_table: str = "MeetingsTable"
+    voice_bridges_table: str = "VoiceBridgesTable"
+    spool_bucket: str = ""
+    recordings_bucket: str = ""
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = None
+
+    @property
+    def outbound_algorithm(self) -> str:
+        """Scalelite signs backend calls with SHA256 unless the operator restricted the set; then the strongest."""
+        if not self.checksum_algorithm_configured:
+            return "SHA256"
+        for algo in ALGORITHM_STRENGTH:
+            if algo in self.checksum_algorithms:
+                return algo
+        return "SHA256"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        secrets = [s for s in [env.get("LOADBALANCER_SECRET", "").strip()] if s]
+        secrets += list(_list(env, "LOADBALANCER_SECRETS", ":"))
+        if not secrets and env.get("LOADBALANCER_SECRET_ARN"):
+            secrets = [_fetch_secret(env["LOADBALANCER_SECRET_ARN"])]
+        algos_raw = env.get("LOADBALANCER_CHECKSUM_ALGORITHM", "").strip()
+        algos = tuple(a.upper().replace("-", "") for a in algos_raw.split(":") if a.strip()) if algos_raw else None
+        unknown = [a for a in algos or () if a not in ALGORITHM_STRENGTH]
+        if unknown:
+            raise ConfigError(f"LOADBALANCER_CHECKSUM_ALGORITHM has unknown algorithms: {', '.join(unknown)}")
+        return cls(
+            loadbalancer_secrets=tuple(dict.fromkeys(secrets)),
+            checksum_algorithms=algos or cls.checksum_algorithms,
+            checksum_algorithm_configured=algos is not None,
+            build_number=env.get("BUILD_NUMBER", ""),
+            url_host=env.get("URL_HOST", ""),
+            load_min_user_count=_num(env, "LOAD_MIN_USER_COUNT", 15, int),
+            load_join_buffer_time=_num(env, "LOAD_JOIN_BUFFER_TIME", 15.0, float),
+            server_id_is_hostname=_bool(env, "SERVER_ID_IS_HOSTNAME"),
+            create_failover_attempts=max(1, _num(env, "CREATE_FAILOVER_ATTEMPTS", 3, int)),
+            server_healthy_threshold=max(1, _num(env, "SERVER_HEALTHY_THRESHOLD", 1, int)),
+            server_unhealthy_threshold=max(1, _num(env, "SERVER_UNHEALTHY_THRESHOLD", 2, int)),
+            connect_timeout=_num(env, "CONNECT_TIMEOUT", 5.0, float),
+            response_timeout=_num(env, "RESPONSE_TIMEOUT", 10.0, float),
+            max_meeting_duration=_num(env, "MAX_MEETING_DURATION", 0, int),
+            create_exclude_params=_list(env, "CREATE_EXCLUDE_PARAMS", ","),
+            join_exclude_params=_list(env, "JOIN_EXCLUDE_PARAMS", ","),
+            default_create_params=parse_param_list(env.get("DEFAULT_CREATE_PARAMS", "")),
+            override_create_params=parse_param_list(env.get("OVERRIDE_CREATE_PARAMS", "")),
+            default_join_params=parse_param_list(env.get("DEFAULT_JOIN_PARAMS", "")),
+            override_join_params=parse_param_list(env.get("OVERRIDE_JOIN_PARAMS", "")),
+            voice_bridge_len=min(max(_num(env, "VOICE_BRIDGE_LEN", 9, int), 5), 18),
+            use_external_voice_bridge=_bool(env, "USE_EXTERNAL_VOICE_BRIDGE"),
+            default_meeting_ttl=max(60, _num(env, "DEFAULT_MEETING_TTL", 86400, int)),
+            get_meetings_api_disabled=_bool(env, "GET_MEETINGS_API_DISABLED"),
+            poll_interval=max(1.0, _num(env, "POLL_INTERVAL", 60.0, float)),
+            poller_threads=max(1, _num(env, "POLLER_THREADS", 64, int)),
+            poller_wait_timeout=_num(env, "POLLER_WAIT_TIMEOUT", 10.0, float),
+            admin_api_enabled=_bool(env, "ADMIN_API_ENABLED"),
+            servers_table=env.get("SERVERS_TABLE", "ServersTable"),
+            meetings_table=env.get("MEETINGS_TABLE", "MeetingsTable"),
+            voice_bridges_table=env.get("VOICE_BRIDGES_TABLE", "VoiceBridgesTable"),
+            spool_bucket=env.get("SPOOL_BUCKET", ""),
+            recordings_bucket=env.get("RECORDINGS_BUCKET", ""),
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+        )
+
+
+def _fetch_secret(arn: str) -> str:
+    """The LB secret lives in Secrets Manager in AWS; Powertools caches it for the container's life."""
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    value = get_secret(arn, max_age=300)
+    if isinstance(value, bytes):
+        value = value.decode()
+    return str(value).strip()
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings.from_env()
+
+
+def generate_secret() -> str:
+    """A BBB-style shared secret (used by the local stack when none is configured)."""
+    return _secrets.token_hex(20)

@@ -1,0 +1,92 @@
+"""PynamoDB items. Table names, region and endpoint are bound at runtime by `bind()`, never at import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+
+class ServerItem(Model):
+    class Meta:
+        table_name = "ServersTable"
+        region = "us-east-1"
+
+    id = UnicodeAttribute(hash_key=True)
+    url = UnicodeAttribute()
+    secret = UnicodeAttribute()
+    state = UnicodeAttribute(default="disabled")
+    online = BooleanAttribute(default=False)
+    load = NumberAttribute(null=True)
+    load_adjust = NumberAttribute(default=0)
+    load_multiplier = NumberAttribute(default=1)
+    tag = UnicodeAttribute(null=True)
+    healthy_counter = NumberAttribute(default=0)
+    unhealthy_counter = NumberAttribute(default=0)
+    meetings = NumberAttribute(default=0)
+    users = NumberAttribute(default=0)
+    largest_meeting = NumberAttribute(default=0)
+    videos = NumberAttribute(default=0)
+    bbb_version = UnicodeAttribute(null=True)
+
+
+class ServerIndex(GlobalSecondaryIndex["MeetingItem"]):
+    class Meta:
+        index_name = "server-index"
+        projection = AllProjection()
+
+    server_id = UnicodeAttribute(hash_key=True)
+
+
+class MeetingItem(Model):
+    class Meta:
+        table_name = "MeetingsTable"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)  # "<tenant_id>#<meetingID>": the tenant is part of the key
+    tenant_id = UnicodeAttribute()
+    meeting_id = UnicodeAttribute()
+    server_id = UnicodeAttribute()
+    moderator_pw = UnicodeAttribute(null=True)
+    voice_bridge = UnicodeAttribute(null=True)
+    created_at = NumberAttribute(default=0)
+    expires_at = NumberAttribute(default=0)
+    reservation = NumberAttribute(default=0)
+    reserved_users = NumberAttribute(default=0)
+    load_multiplier = NumberAttribute(default=1)
+    joins = NumberAttribute(default=0)
+    callbacks: MapAttribute[str, Any] = MapAttribute(null=True)
+    server_index = ServerIndex()
+
+
+class VoiceBridgeItem(Model):
+    class Meta:
+        table_name = "VoiceBridgesTable"
+        region = "us-east-1"
+
+    voice_bridge = UnicodeAttribute(hash_key=True)
+    meeting_pk = UnicodeAttribute()
+    expires_at = NumberAttribute(default=0)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (ServerItem, MeetingItem, VoiceBridgeItem)
+
+
+def bind(*, servers_table: str, meetings_table: str, voice_bridges_table: str, region: str, host: str | None) -> None:
+    """Point the models at the physical tables of this stack (moto locally, AWS in Lambda)."""
+    for model, name in (
+        (ServerItem, servers_table),
+        (MeetingItem, meetings_table),
+        (VoiceBridgeItem, voice_bridges_table),
+    ):
+        model.Meta.table_name = name
+        model.Meta.region = region
+        setattr(model.Meta, "host", host)  # noqa: B010 - Meta classes declare no `host` until bound
+        model._connection = None  # drop a connection made for another table/endpoint

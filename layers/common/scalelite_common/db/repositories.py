@@ -1,0 +1,349 @@
+"""DynamoDB implementation of the store the services use. Maps items ⇄ domain entities, PynamoDB errors ⇄ domain
+errors. Every method is one DynamoDB round trip unless its docstring says otherwise."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from scalelite_common.db.models import MeetingItem, ServerItem, VoiceBridgeItem, bind
+from scalelite_common.domain.entities import Meeting, Server, ServerState
+from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone, StoreConflict
+
+__all__ = ["DynamoStore", "PlacementConflict", "ServerExists", "ServerGone", "StoreConflict", "meeting_pk"]
+
+if TYPE_CHECKING:
+    from scalelite_common.config import Settings
+
+
+def _conditional_failed(exc: Exception) -> bool:
+    cause = getattr(exc, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+
+
+def meeting_pk(tenant_id: str, meeting_id: str) -> str:
+    return f"{tenant_id}#{meeting_id}"
+
+
+def _server(item: ServerItem) -> Server:
+    return Server(
+        id=item.id,
+        url=item.url,
+        secret=item.secret,
+        state=ServerState(item.state) if item.state in ServerState._value2member_map_ else ServerState.DISABLED,
+        online=bool(item.online),
+        load=None if item.load is None else float(item.load),
+        load_adjust=float(item.load_adjust or 0),
+        load_multiplier=float(item.load_multiplier or 1),
+        tag=item.tag or None,
+        healthy_counter=int(item.healthy_counter or 0),
+        unhealthy_counter=int(item.unhealthy_counter or 0),
+        meetings=int(item.meetings or 0),
+        users=int(item.users or 0),
+        largest_meeting=int(item.largest_meeting or 0),
+        videos=int(item.videos or 0),
+        bbb_version=item.bbb_version or "",
+    )
+
+
+def _server_item(server: Server) -> ServerItem:
+    return ServerItem(
+        server.id,
+        url=server.url,
+        secret=server.secret,
+        state=server.state.value,
+        online=server.online,
+        load=server.load,
+        load_adjust=server.load_adjust,
+        load_multiplier=server.load_multiplier,
+        tag=server.tag,
+        healthy_counter=server.healthy_counter,
+        unhealthy_counter=server.unhealthy_counter,
+        meetings=server.meetings,
+        users=server.users,
+        largest_meeting=server.largest_meeting,
+        videos=server.videos,
+        bbb_version=server.bbb_version or None,
+    )
+
+
+def _meeting(item: MeetingItem) -> Meeting:
+    return Meeting(
+        tenant_id=item.tenant_id,
+        meeting_id=item.meeting_id,
+        server_id=item.server_id,
+        moderator_pw=item.moderator_pw or "",
+        voice_bridge=item.voice_bridge or "",
+        created_at=int(item.created_at or 0),
+        expires_at=int(item.expires_at or 0),
+        reservation=float(item.reservation or 0),
+        reserved_users=int(item.reserved_users or 0),
+        load_multiplier=float(item.load_multiplier or 1),
+        joins=int(item.joins or 0),
+        callbacks={str(k): str(v) for k, v in (item.callbacks.as_dict() if item.callbacks else {}).items()},
+    )
+
+
+def _meeting_item(meeting: Meeting) -> MeetingItem:
+    return MeetingItem(
+        meeting_pk(meeting.tenant_id, meeting.meeting_id),
+        tenant_id=meeting.tenant_id,
+        meeting_id=meeting.meeting_id,
+        server_id=meeting.server_id,
+        moderator_pw=meeting.moderator_pw or None,
+        voice_bridge=meeting.voice_bridge or None,
+        created_at=meeting.created_at,
+        expires_at=meeting.expires_at,
+        reservation=meeting.reservation,
+        reserved_users=meeting.reserved_users,
+        load_multiplier=meeting.load_multiplier,
+        joins=meeting.joins,
+        callbacks=dict(meeting.callbacks) or None,
+    )
+
+
+class DynamoStore:
+    def __init__(self, settings: Settings) -> None:
+        bind(
+            servers_table=settings.servers_table,
+            meetings_table=settings.meetings_table,
+            voice_bridges_table=settings.voice_bridges_table,
+            region=settings.aws_region,
+            host=settings.aws_endpoint_url,
+        )
+        self._connection = Connection(region=settings.aws_region, host=settings.aws_endpoint_url)
+
+    # ---------------------------------------------------------------- servers
+    def list_servers(self) -> list[Server]:
+        return [_server(item) for item in ServerItem.scan(consistent_read=True)]
+
+    def get_server(self, server_id: str) -> Server | None:
+        try:
+            return _server(ServerItem.get(server_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def add_server(self, server: Server) -> None:
+        try:
+            _server_item(server).save(condition=ServerItem.id.does_not_exist())
+        except PutError as exc:
+            if _conditional_failed(exc):
+                raise ServerExists(server.id) from exc
+            raise
+
+    def put_server(self, server: Server) -> None:
+        """Overwrite the whole server (admin sync); counters and loads included."""
+        _server_item(server).save()
+
+    def update_server(self, server_id: str, changes: Mapping[str, Any]) -> Server:
+        """SET the given attributes (None removes); the server must exist. Returns the updated server."""
+        actions = []
+        for name, value in changes.items():
+            attr = getattr(ServerItem, name)
+            if isinstance(value, ServerState):
+                value = value.value
+            actions.append(attr.remove() if value is None else attr.set(value))
+        item = ServerItem(server_id)
+        try:
+            item.update(actions=actions, condition=ServerItem.id.exists())
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                raise ServerGone(server_id) from exc
+            raise
+        return _server(item)
+
+    def delete_server(self, server_id: str) -> None:
+        try:
+            ServerItem(server_id).delete(condition=ServerItem.id.exists())
+        except DeleteError as exc:
+            if _conditional_failed(exc):
+                raise ServerGone(server_id) from exc
+            raise
+
+    def add_load(self, server_id: str, amount: float, *, require_joinable: bool = False) -> Server:
+        """Atomically add to the server's between-polls load. With `require_joinable` the server must be online
+        and not disabled (join); the updated server comes back, so join needs no separate read."""
+        condition = ServerItem.id.exists()
+        if require_joinable:
+            condition &= (ServerItem.online == True) & (ServerItem.state != ServerState.DISABLED.value)  # noqa: E712
+        item = ServerItem(server_id)
+        try:
+            item.update(actions=[ServerItem.load_adjust.add(amount)], condition=condition)
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                raise ServerGone(server_id) from exc
+            raise
+        return _server(item)
+
+    def record_poll(self, server_id: str, changes: Mapping[str, Any], *, adjust_seen: float | None) -> Server | None:
+        """Store a poll result. `adjust_seen` (the load_adjust read before polling) is subtracted, so reservations
+        made while the poll was running survive it. None if the server was removed meanwhile."""
+        actions = []
+        for name, value in changes.items():
+            attr = getattr(ServerItem, name)
+            if isinstance(value, ServerState):
+                value = value.value
+            actions.append(attr.remove() if value is None else attr.set(value))
+        if adjust_seen:
+            actions.append(ServerItem.load_adjust.add(-adjust_seen))
+        item = ServerItem(server_id)
+        try:
+            item.update(actions=actions, condition=ServerItem.id.exists())
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return _server(item)
+
+    # --------------------------------------------------------------- meetings
+    def get_meeting(self, tenant_id: str, meeting_id: str, *, now: float | None = None) -> Meeting | None:
+        try:
+            item = MeetingItem.get(meeting_pk(tenant_id, meeting_id), consistent_read=True)
+        except DoesNotExist:
+            return None
+        # TTL deletion is lazy (up to days in AWS, never in moto): an expired mapping does not exist.
+        if item.expires_at and item.expires_at < (now or time.time()):
+            return None
+        return _meeting(item)
+
+    def place_meeting(self, meeting: Meeting, server: Server, *, now: float) -> None:
+        """One transaction: reserve load on the server (only if it is still available and nobody else reserved
+        since we read it), store the mapping (only if absent or expired), claim the voice bridge."""
+        pk = meeting_pk(meeting.tenant_id, meeting.meeting_id)
+        meeting_condition = MeetingItem.pk.does_not_exist() | (MeetingItem.expires_at < int(now))
+        vb_condition = (
+            VoiceBridgeItem.voice_bridge.does_not_exist()
+            | (VoiceBridgeItem.expires_at < int(now))
+            | (VoiceBridgeItem.meeting_pk == pk)
+        )
+        server_condition = (
+            ServerItem.id.exists()
+            & (ServerItem.state == ServerState.ENABLED.value)
+            & (ServerItem.online == True)  # noqa: E712
+            & ServerItem.load.exists()
+        )
+        if server.load_adjust:
+            server_condition &= ServerItem.load_adjust == server.load_adjust
+        else:
+            server_condition &= ServerItem.load_adjust.does_not_exist() | (ServerItem.load_adjust == 0)
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(_meeting_item(meeting), condition=meeting_condition)
+                if meeting.voice_bridge:
+                    vb = VoiceBridgeItem(meeting.voice_bridge, meeting_pk=pk, expires_at=meeting.expires_at)
+                    tx.save(vb, condition=vb_condition)
+                tx.update(
+                    ServerItem(server.id),
+                    actions=[ServerItem.load_adjust.add(meeting.reservation)],
+                    condition=server_condition,
+                )
+        except TransactWriteError as exc:
+            names = ["meeting", "voice_bridge", "server"] if meeting.voice_bridge else ["meeting", "server"]
+            reasons = {
+                name
+                for name, reason in zip(names, exc.cancellation_reasons, strict=False)
+                if reason is not None and reason.code == "ConditionalCheckFailed"
+            }
+            if not reasons:
+                raise
+            raise PlacementConflict(reasons) from exc
+
+    def count_join(self, tenant_id: str, meeting_id: str, *, now: float) -> Meeting | None:
+        """ADD joins 1 on a live mapping and return it (ALL_NEW); None if there is no live mapping."""
+        item = MeetingItem(meeting_pk(tenant_id, meeting_id))
+        try:
+            item.update(
+                actions=[MeetingItem.joins.add(1)],
+                condition=MeetingItem.pk.exists() & (MeetingItem.expires_at >= int(now)),
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return _meeting(item)
+
+    def delete_meeting(self, tenant_id: str, meeting_id: str) -> Meeting | None:
+        """Delete and return the mapping (ReturnValues ALL_OLD: one round trip)."""
+        conn = MeetingItem._get_connection()
+        data = conn.delete_item(meeting_pk(tenant_id, meeting_id), return_values="ALL_OLD")
+        attrs = data.get("Attributes") if data else None
+        if not attrs:
+            return None
+        item = MeetingItem.from_raw_data(attrs)
+        return _meeting(item)
+
+    def delete_meeting_if_on(self, meeting: Meeting, server_id: str) -> bool:
+        """Delete the mapping only if it still points at `server_id` (a concurrent re-placement wins)."""
+        try:
+            MeetingItem(meeting_pk(meeting.tenant_id, meeting.meeting_id)).delete(
+                condition=MeetingItem.server_id == server_id
+            )
+        except DeleteError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def extend_meeting(self, tenant_id: str, meeting_id: str, expires_at: int) -> bool:
+        try:
+            MeetingItem(meeting_pk(tenant_id, meeting_id)).update(
+                actions=[MeetingItem.expires_at.set(expires_at)], condition=MeetingItem.pk.exists()
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def meetings_on_server(self, server_id: str) -> list[Meeting]:
+        return [_meeting(item) for item in MeetingItem.server_index.query(server_id)]
+
+    def all_meetings(self) -> Iterator[Meeting]:
+        for item in MeetingItem.scan():
+            yield _meeting(item)
+
+    def release_voice_bridge(self, voice_bridge: str, tenant_id: str, meeting_id: str) -> None:
+        if not voice_bridge:
+            return
+        try:
+            VoiceBridgeItem(voice_bridge).delete(
+                condition=VoiceBridgeItem.meeting_pk == meeting_pk(tenant_id, meeting_id)
+            )
+        except DeleteError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def voice_bridge_owner(self, voice_bridge: str) -> str | None:
+        try:
+            item = VoiceBridgeItem.get(voice_bridge)
+        except DoesNotExist:
+            return None
+        if item.expires_at and item.expires_at < time.time():
+            return None
+        return item.meeting_pk
+
+    # ------------------------------------------------------------ test helpers
+    @staticmethod
+    def create_tables(wait: bool = False) -> None:
+        """Create the tables from the models (moto tests). The local stack creates them from template.yaml."""
+        from scalelite_common.db.models import ALL_MODELS
+
+        for model in ALL_MODELS:
+            if not model.exists():
+                model.create_table(billing_mode="PAY_PER_REQUEST", wait=wait)
+
+
+def batch(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,62 @@
+"""Domain entities, named as Scalelite names them. Plain dataclasses: no AWS, no HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+
+class ServerState(StrEnum):
+    ENABLED = "enabled"
+    CORDONED = "cordoned"
+    DISABLED = "disabled"
+
+
+@dataclass
+class Server:
+    id: str
+    url: str
+    secret: str
+    state: ServerState = ServerState.DISABLED  # new servers start disabled, as in Scalelite
+    online: bool = False
+    load: float | None = None  # set by the poller while online; None = not available for placement
+    load_adjust: float = 0.0  # reservations/joins since the last poll (atomic ADD), folded in by the poller
+    load_multiplier: float = 1.0
+    tag: str | None = None
+    healthy_counter: int = 0
+    unhealthy_counter: int = 0
+    meetings: int = 0
+    users: int = 0
+    largest_meeting: int = 0
+    videos: int = 0
+    bbb_version: str = ""
+
+    @property
+    def effective_load(self) -> float | None:
+        return None if self.load is None else self.load + self.load_adjust
+
+    @property
+    def available(self) -> bool:
+        """Eligible for new meetings: enabled, online and polled (Scalelite's `server_load` set)."""
+        return self.state is ServerState.ENABLED and self.online and self.load is not None
+
+    @property
+    def hostname(self) -> str:
+        return urlsplit(self.url).hostname or self.url
+
+
+@dataclass
+class Meeting:
+    tenant_id: str
+    meeting_id: str
+    server_id: str
+    moderator_pw: str = ""
+    voice_bridge: str = ""
+    created_at: int = 0  # epoch seconds
+    expires_at: int = 0  # epoch seconds (DynamoDB TTL)
+    reservation: float = 0.0  # load reserved on the server at create (reserved_users × load_multiplier)
+    reserved_users: int = 0  # joins up to this many are already covered by the reservation
+    load_multiplier: float = 1.0  # the server's multiplier at placement, so a join needs no server read
+    joins: int = 0
+    callbacks: dict[str, str] = field(default_factory=dict)  # captured callback URLs (recording-ready, analytics)

@@ -1,0 +1,97 @@
+"""BBB-style errors: each carries the messageKey and message that reach the caller as FAILED XML (HTTP 200)."""
+
+from __future__ import annotations
+
+
+class BBBError(Exception):
+    message_key = "internalError"
+    default_message = "An internal error occurred."
+
+    def __init__(self, message: str | None = None, *, message_key: str | None = None) -> None:
+        self.message = message if message is not None else self.default_message
+        if message_key is not None:
+            self.message_key = message_key
+        super().__init__(f"{self.message_key}: {self.message}")
+
+
+class ChecksumError(BBBError):
+    message_key = "checksumError"
+    default_message = "You did not pass the checksum security check"
+
+
+class MeetingNotFoundError(BBBError):
+    message_key = "notFound"
+    default_message = "We could not find a meeting with that meeting ID - perhaps the meeting is not yet running?"
+
+
+class MissingMeetingIDError(BBBError):
+    message_key = "missingParamMeetingID"
+    default_message = "You must specify a meeting ID for the meeting."
+
+
+class UnsupportedRequestError(BBBError):
+    message_key = "unsupportedRequest"
+    default_message = "This request is not supported."
+
+
+class UnsupportedContentTypeError(BBBError):
+    message_key = "unsupportedContentType"
+    default_message = "POST request Content-Type is missing or unsupported"
+
+
+class InternalError(BBBError):
+    message_key = "internalError"
+
+
+class ServerUnavailableError(BBBError):
+    message_key = "serverUnavailable"
+    default_message = "The server for this meeting is disabled/offline."
+
+
+class ServerTagUnavailableError(BBBError):
+    message_key = "serverTagUnavailable"
+
+    def __init__(self, tag: str) -> None:
+        super().__init__(f"There is no available server with the required tag={tag}.")
+
+
+class NoAvailableServerError(InternalError):
+    default_message = "Could not find any available servers."
+
+
+class UpstreamError(BBBError):
+    """A BBB server answered FAILED: its own key and message go back to the caller unchanged."""
+
+
+class AdminError(Exception):
+    """An admin command failed in a way the operator must see (bad input, unknown id, duplicate)."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        self.message = message
+        self.status = status
+        super().__init__(message)
+
+
+class NotFoundAdminError(AdminError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=404)
+
+
+class StoreConflict(Exception):
+    """A conditional write lost: the item exists, changed, or is gone."""
+
+
+class ServerExists(StoreConflict):
+    pass
+
+
+class ServerGone(StoreConflict):
+    pass
+
+
+class PlacementConflict(StoreConflict):
+    """The create transaction was cancelled; `reasons` says which part: meeting, voice_bridge, server."""
+
+    def __init__(self, reasons: set[str]) -> None:
+        self.reasons = reasons
+        super().__init__(", ".join(sorted(reasons)))

@@ -1,0 +1,420 @@
+"""BBB meeting calls through the load balancer: placement, forwarding, failover.
+
+DynamoDB round trips on the normal path (see docs/data-model.md): create 3 (mapping, servers, one transaction),
+join 2, end 2, isMeetingRunning 2, getMeetingInfo 2, getMeetings 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+import string
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from scalelite_common.bbb import params as P
+from scalelite_common.bbb import xml
+from scalelite_common.bbb.client import BBBClient, BBBResponse, BBBTransportError, Target
+from scalelite_common.config import Settings
+from scalelite_common.domain.balancing import TagRequest, candidates
+from scalelite_common.domain.entities import Meeting, Server, ServerState
+from scalelite_common.errors import (
+    BBBError,
+    InternalError,
+    MeetingNotFoundError,
+    MissingMeetingIDError,
+    NoAvailableServerError,
+    PlacementConflict,
+    ServerGone,
+    ServerUnavailableError,
+)
+from scalelite_common.observability import logger
+
+SERVER_TAG_PARAM = "meta_server-tag"
+SIZE_HINT_PARAM = "meta_bbb-meeting-size-hint"
+RECORDING_READY_PARAMS = (
+    "meta_bn-recording-ready-url",
+    "meta_bbb-recording-ready-url",
+    "meta_canvas-recording-ready-url",
+)
+ANALYTICS_PARAM = "meta_analytics-callback-url"
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+class Store(Protocol):
+    """What the meeting calls need from storage (DynamoStore implements it)."""
+
+    def list_servers(self) -> list[Server]: ...
+    def get_server(self, server_id: str) -> Server | None: ...
+    def get_meeting(self, tenant_id: str, meeting_id: str, *, now: float | None = None) -> Meeting | None: ...
+    def place_meeting(self, meeting: Meeting, server: Server, *, now: float) -> None: ...
+    def delete_meeting(self, tenant_id: str, meeting_id: str) -> Meeting | None: ...
+    def delete_meeting_if_on(self, meeting: Meeting, server_id: str) -> bool: ...
+    def add_load(self, server_id: str, amount: float, *, require_joinable: bool = False) -> Server: ...
+    def count_join(self, tenant_id: str, meeting_id: str, *, now: float) -> Meeting | None: ...
+    def release_voice_bridge(self, voice_bridge: str, tenant_id: str, meeting_id: str) -> None: ...
+
+
+@dataclass
+class CreateRequest:
+    params: P.Params
+    tenant_id: str
+    xml_body: bytes | None = None  # pre-uploaded slides (<modules>), forwarded as a POST body
+    request_host: str = ""
+
+
+@dataclass
+class Redirect:
+    location: str
+
+
+@dataclass
+class _Placement:
+    meeting: Meeting
+    server: Server
+    tried: list[str] = field(default_factory=list)
+
+
+def _meeting_id(params: Sequence[tuple[str, str]]) -> str:
+    meeting_id = P.first(params, "meetingID")
+    if meeting_id is None or meeting_id.strip() == "":
+        raise MissingMeetingIDError()
+    return meeting_id
+
+
+def _target(server: Server) -> Target:
+    return Target(url=server.url, secret=server.secret, offline=not server.online)
+
+
+def _random_password() -> str:
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(8))
+
+
+def voice_bridge_candidates(meeting_id: str, length: int, count: int = 10) -> list[str]:
+    """Deterministic per meetingID (a re-created meeting tends to get its old number back), first digit 1–9."""
+    rng = random.Random(hashlib.sha256(meeting_id.encode()).digest())
+    out: list[str] = []
+    while len(out) < count:
+        number = str(rng.randint(10 ** (length - 1), 10**length - 1))
+        if number != "99999" and number not in out:
+            out.append(number)
+    return out
+
+
+def _size_hint(value: str | None) -> int | None:
+    try:
+        hint = int(str(value).strip())
+    except ValueError:
+        return None
+    return hint if hint > 0 else None
+
+
+class MeetingService:
+    def __init__(self, store: Store, client: BBBClient, settings: Settings) -> None:
+        self.store = store
+        self.client = client
+        self.settings = settings
+
+    # ------------------------------------------------------------------ create
+    def create(self, req: CreateRequest) -> bytes:
+        meeting_id = _meeting_id(req.params)
+        s = self.settings
+        request = P.last_wins(req.params)
+        tag_value = s.override_create_params.get(SERVER_TAG_PARAM, request.get(SERVER_TAG_PARAM))
+        if tag_value is None:
+            tag_value = s.default_create_params.get(SERVER_TAG_PARAM)
+        tag = TagRequest.parse(tag_value)
+        now = time.time()
+
+        existing = self.store.get_meeting(req.tenant_id, meeting_id, now=now)
+        servers = self.store.list_servers()
+        if existing is not None:
+            server = next((x for x in servers if x.id == existing.server_id), None)
+            if self._reusable(existing, server):
+                assert server is not None
+                try:
+                    return self._forward_create(req, existing, server, new=False)
+                except BBBTransportError:
+                    # The meeting's server cannot be reached: place the meeting anew instead of failing the call.
+                    logger.warning("meeting server unreachable; re-placing", meeting_id=meeting_id, server=server.id)
+            self._drop_mapping(existing)
+            servers = [x for x in servers if existing is None or x.id != existing.server_id] or servers
+        return self._create_new(req, meeting_id, tag, servers, now)
+
+    def _reusable(self, meeting: Meeting, server: Server | None) -> bool:
+        """A mapping is kept only while its server can serve it; a cordoned server only while the meeting runs."""
+        if server is None or not server.online or server.state is ServerState.DISABLED:
+            return False
+        if server.state is ServerState.CORDONED:
+            try:
+                resp = self.client.call(_target(server), "isMeetingRunning", [("meetingID", meeting.meeting_id)])
+            except (BBBTransportError, BBBError):
+                return False
+            return xml.text(resp.root, "running") == "true"
+        return True
+
+    def _drop_mapping(self, meeting: Meeting) -> None:
+        if self.store.delete_meeting_if_on(meeting, meeting.server_id):
+            self.store.release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
+
+    def _create_new(
+        self, req: CreateRequest, meeting_id: str, tag: TagRequest, servers: list[Server], now: float
+    ) -> bytes:
+        s = self.settings
+        request = P.last_wins(req.params)
+        users = _size_hint(request.get(SIZE_HINT_PARAM)) or s.load_min_user_count
+        ordered = candidates(servers, tag)
+        moderator_pw = request.get("moderatorPW") or _random_password()
+        vb_choices = voice_bridge_candidates(meeting_id, s.voice_bridge_len)
+        if s.use_external_voice_bridge and request.get("voiceBridge", "").strip():
+            vb_choices.insert(0, request["voiceBridge"].strip())
+        callbacks = self._callbacks(req.params)
+        attempts = 0
+        conflicts = 0
+        failures: list[str] = []
+        while ordered and attempts < s.create_failover_attempts:
+            server = ordered[0]
+            meeting = Meeting(
+                tenant_id=req.tenant_id,
+                meeting_id=meeting_id,
+                server_id=server.id,
+                moderator_pw=moderator_pw,
+                voice_bridge=vb_choices[0] if vb_choices else "",
+                created_at=int(now),
+                expires_at=int(now) + s.default_meeting_ttl,
+                reservation=users * server.load_multiplier,
+                reserved_users=users,
+                load_multiplier=server.load_multiplier,
+                callbacks=callbacks,
+            )
+            try:
+                self.store.place_meeting(meeting, server, now=now)
+            except PlacementConflict as exc:
+                reasons = exc.reasons
+                if "meeting" in reasons:
+                    # A concurrent create of the same meetingID won: forward to its server (idempotent create).
+                    winner = self.store.get_meeting(req.tenant_id, meeting_id)
+                    winner_server = self.store.get_server(winner.server_id) if winner else None
+                    if winner is not None and winner_server is not None:
+                        return self._forward_create(req, winner, winner_server, new=False)
+                    continue
+                if "voice_bridge" in reasons:
+                    vb_choices.pop(0)
+                    if not vb_choices:
+                        raise InternalError("Could not allocate a voice bridge.") from exc
+                    continue
+                # The server changed since we read it (another create reserved on it, or it went away):
+                # re-read and choose again, so concurrent creates spread instead of piling on one server.
+                conflicts += 1
+                if conflicts > 8:
+                    raise InternalError("Could not place the meeting: too much contention.") from exc
+                fresh = [x for x in self.store.list_servers() if x.id not in failures]
+                ordered = candidates(fresh, tag)
+                continue
+            try:
+                return self._forward_create(req, meeting, server, new=True)
+            except BBBTransportError as exc:
+                attempts += 1
+                failures.append(server.id)
+                logger.warning("create failed at transport level; failing over", server=server.id, error=str(exc))
+                self._release(meeting, server)
+                ordered = [x for x in ordered if x.id not in failures]
+            except BBBError:
+                self._release(meeting, server)  # BBB refused it: no stale mapping, no phantom load
+                raise
+        if failures:
+            raise InternalError("Unable to create meeting on server.")
+        raise NoAvailableServerError()
+
+    def _release(self, meeting: Meeting, server: Server) -> None:
+        try:
+            self.store.delete_meeting_if_on(meeting, server.id)
+            self.store.release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
+            self.store.add_load(server.id, -meeting.reservation)
+        except Exception:
+            logger.exception("could not release a failed placement", server=server.id)
+
+    def _callbacks(self, params: Sequence[tuple[str, str]]) -> dict[str, str]:
+        request = P.last_wins(params)
+        out: dict[str, str] = {}
+        for name in RECORDING_READY_PARAMS:
+            if request.get(name):
+                out["recording_ready_url"] = request[name]
+                break
+        if request.get(ANALYTICS_PARAM):
+            out["analytics_callback_url"] = request[ANALYTICS_PARAM]
+        return out
+
+    def _create_params(self, req: CreateRequest, meeting: Meeting, server: Server, *, new: bool) -> dict[str, str]:
+        s = self.settings
+        shaped = P.shape(
+            req.params,
+            exclude=s.create_exclude_params,
+            defaults={k: v for k, v in s.default_create_params.items() if k != SERVER_TAG_PARAM},
+            overrides={k: v for k, v in s.override_create_params.items() if k != SERVER_TAG_PARAM},
+        )
+        if (new or not shaped.get("moderatorPW")) and meeting.moderator_pw:
+            shaped["moderatorPW"] = meeting.moderator_pw
+        if meeting.voice_bridge:
+            shaped["voiceBridge"] = meeting.voice_bridge
+        shaped.pop(SERVER_TAG_PARAM, None)
+        if server.tag:
+            shaped[SERVER_TAG_PARAM] = server.tag  # the server's tag, never the request's (no `!`)
+        if s.max_meeting_duration > 0:
+            try:
+                duration = int(shaped.get("duration", "0") or "0")
+            except ValueError:
+                duration = 0
+            if duration <= 0 or duration > s.max_meeting_duration:
+                shaped["duration"] = str(s.max_meeting_duration)
+        # The backend must not call the front end with its own secret: the LB relays recording-ready itself.
+        for name in RECORDING_READY_PARAMS:
+            shaped.pop(name, None)
+        if shaped.get(ANALYTICS_PARAM):
+            host = s.url_host or req.request_host
+            shaped[ANALYTICS_PARAM] = f"https://{host}/bigbluebutton/api/analytics_callback"
+        return shaped
+
+    def _forward_create(self, req: CreateRequest, meeting: Meeting, server: Server, *, new: bool) -> bytes:
+        forwarded = list(self._create_params(req, meeting, server, new=new).items())
+        resp = self.client.call(_target(server), "create", forwarded, body=req.xml_body)
+        return resp.body
+
+    # ------------------------------------------------------------------- join
+    def join(self, params: P.Params, tenant_id: str) -> Redirect:
+        meeting_id = _meeting_id(params)
+        now = time.time()
+        meeting = self.store.count_join(tenant_id, meeting_id, now=now)
+        if meeting is None:
+            raise MeetingNotFoundError()
+        # Joins inside the create-time reservation are already counted; each one beyond it adds a user.
+        extra = meeting.load_multiplier if meeting.joins > meeting.reserved_users else 0.0
+        try:
+            server = self.store.add_load(meeting.server_id, extra, require_joinable=True)
+        except ServerGone as exc:
+            raise ServerUnavailableError() from exc
+        if not server.online or server.state is ServerState.DISABLED:
+            raise ServerUnavailableError()
+        s = self.settings
+        shaped = P.shape(
+            params, exclude=s.join_exclude_params, defaults=s.default_join_params, overrides=s.override_join_params
+        )
+        return Redirect(self.client.signed_url(_target(server), "join", list(shaped.items())))
+
+    # ------------------------------------------------------- meeting lookups
+    def _meeting_and_server(self, params: P.Params, tenant_id: str) -> tuple[Meeting, Server] | None:
+        meeting_id = _meeting_id(params)
+        meeting = self.store.get_meeting(tenant_id, meeting_id)
+        if meeting is None:
+            return None
+        server = self.store.get_server(meeting.server_id)
+        if server is None:
+            return None
+        return meeting, server
+
+    def is_meeting_running(self, params: P.Params, tenant_id: str) -> bytes:
+        found = self._meeting_and_server(params, tenant_id)
+        if found is None:
+            return xml.success(("running", "false"))
+        meeting, server = found
+        return self._forward(
+            server, "isMeetingRunning", [("meetingID", meeting.meeting_id)], "Unable to access meeting on server."
+        ).body
+
+    def get_meeting_info(self, params: P.Params, tenant_id: str) -> bytes:
+        found = self._meeting_and_server(params, tenant_id)
+        if found is None:
+            raise MeetingNotFoundError()
+        meeting, server = found
+        return self._forward(
+            server, "getMeetingInfo", [("meetingID", meeting.meeting_id)], "Unable to access meeting on server."
+        ).body
+
+    def end(self, params: P.Params, tenant_id: str) -> bytes:
+        meeting_id = _meeting_id(params)
+        meeting = self.store.delete_meeting(tenant_id, meeting_id)  # mapping goes first, as in Scalelite
+        if meeting is None or (meeting.expires_at and meeting.expires_at < time.time()):
+            raise MeetingNotFoundError()
+        server = self.store.get_server(meeting.server_id)
+        if server is None:
+            raise MeetingNotFoundError()
+        password = P.first(params, "password")
+        forwarded = [("meetingID", meeting.meeting_id), ("password", password or "")]
+        return self._forward(server, "end", forwarded, "Unable to access meeting on server.").body
+
+    def insert_document(self, params: P.Params, tenant_id: str, body: bytes) -> bytes:
+        found = self._meeting_and_server(params, tenant_id)
+        if found is None:
+            raise MeetingNotFoundError()
+        meeting, server = found
+        return self._forward(
+            server,
+            "insertDocument",
+            [("meetingID", meeting.meeting_id)],
+            "Unable to insert document on server.",
+            body=body,
+        ).body
+
+    def send_chat_message(self, params: P.Params, tenant_id: str) -> bytes:
+        found = self._meeting_and_server(params, tenant_id)
+        if found is None:
+            raise MeetingNotFoundError()
+        meeting, server = found
+        forwarded = [("meetingID", meeting.meeting_id)]
+        forwarded += [(k, v) for k, v in P.last_wins(params).items() if k in ("message", "userName")]
+        return self._forward(server, "sendChatMessage", forwarded, "Unable to access meeting on server.").body
+
+    def _forward(
+        self, server: Server, call: str, params: P.Params, transport_message: str, *, body: bytes | None = None
+    ) -> BBBResponse:
+        try:
+            return self.client.call(_target(server), call, params, body=body)
+        except BBBTransportError as exc:
+            logger.warning("BBB call failed", call=call, server=server.id, error=str(exc))
+            raise InternalError(transport_message) from exc
+
+    # ------------------------------------------------------------ getMeetings
+    def get_meetings(self, tenant_id: str | None) -> bytes:
+        """Concurrent fan-out to online enabled/cordoned servers; unreachable ones are skipped (Scalelite #498)."""
+        servers = [s for s in self.store.list_servers() if s.online and s.state is not ServerState.DISABLED]
+        meetings: list[ET.Element] = []
+        if servers:
+            pool = ThreadPoolExecutor(max_workers=min(32, len(servers)))
+            futures = {pool.submit(self.client.call, _target(s), "getMeetings"): s for s in servers}
+            budget = self.settings.connect_timeout + self.settings.response_timeout + 1
+            done, pending = wait(futures, timeout=budget)
+            pool.shutdown(wait=False, cancel_futures=True)
+            for future in done:
+                exc = future.exception()
+                if exc is not None:
+                    logger.warning("getMeetings: server skipped", server=futures[future].id, error=str(exc))
+                    continue
+                meetings.extend(self._tenant_filter(future.result().root, tenant_id))
+            for future in pending:
+                logger.warning("getMeetings: server timed out", server=futures[future].id)
+        if not meetings:
+            return self.no_meetings()
+        root = xml.response("SUCCESS")
+        container = ET.SubElement(root, "meetings")
+        container.extend(meetings)
+        return xml.to_bytes(root)
+
+    @staticmethod
+    def no_meetings() -> bytes:
+        return xml.success(
+            ("meetings", None), ("messageKey", "noMeetings"), ("message", "no meetings were found on this server")
+        )
+
+    @staticmethod
+    def _tenant_filter(root: ET.Element, tenant_id: str | None) -> list[ET.Element]:
+        out = []
+        for meeting in root.findall("meetings/meeting"):
+            owner = xml.text(meeting, "metadata/tenant-id") or None
+            if owner == tenant_id:
+                out.append(meeting)
+        return out

@@ -1,0 +1,99 @@
+"""Shared fixtures. Test env vars are set at import time, before any test module imports project code."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+TEST_SECRET = "test-lb-secret-0123456789abcdef"
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "LOADBALANCER_SECRET": TEST_SECRET,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "ScaleliteServerlessTest",
+        "POWERTOOLS_SERVICE_NAME": "scalelite-test",
+        "POWERTOOLS_DEV": "false",
+        "CONNECT_TIMEOUT": "1",
+        "RESPONSE_TIMEOUT": "2",
+    }
+)
+for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LOADBALANCER_SECRET_ARN", "LOADBALANCER_SECRETS"):
+    os.environ.pop(_name, None)
+
+
+def reset_caches() -> None:
+    from scalelite_common import db
+    from scalelite_common.config import get_settings
+    from scalelite_common.services import wiring
+
+    get_settings.cache_clear()
+    db.reset()
+    wiring.reset()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Change settings for one test: `env.setenv(...)`; caches are cleared before and after."""
+    reset_caches()
+    yield monkeypatch
+    reset_caches()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """In-process moto with our tables created from the PynamoDB models."""
+    from moto import mock_aws
+
+    with mock_aws():
+        reset_caches()
+        from scalelite_common.db import get_store
+
+        get_store().create_tables()
+        yield
+    reset_caches()
+
+
+@pytest.fixture
+def store(aws: None) -> Any:
+    from scalelite_common.db import get_store
+
+    return get_store()
+
+
+class FakeLambdaContext:
+    function_name = "ApiFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ApiFunction"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/ApiFunction"
+    log_stream_name = "local"
+
+    def __init__(self, remaining_ms: int = 30_000) -> None:
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining_ms
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture(autouse=True)
+def _clear_metrics() -> Iterator[None]:
+    yield
+    from scalelite_common.observability import metrics
+
+    metrics.clear_metrics()
+    metrics.clear_default_dimensions()

@@ -1,0 +1,83 @@
+"""Support for API integration tests: simulated BBB servers registered in moto, and calls through the real
+Lambda handler (Mangum) with API Gateway HTTP API v2 events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from urllib.request import urlopen
+
+import pytest
+
+from bbbsim import BBBSimulator
+from scalelite_common.domain.entities import Server, ServerState
+from tests.conftest import FakeLambdaContext
+from tests.helpers import http_event, signed
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: str
+    xml: Any = field(default=None)
+
+    def text(self, path: str) -> str:
+        node = self.xml.find(path) if self.xml is not None else None
+        return (node.text or "") if node is not None else ""
+
+
+def call_api(method: str, path: str, raw_query: str = "", *, body: bytes | str | None = None,
+             headers: dict[str, str] | None = None) -> Reply:
+    from defusedxml import ElementTree
+
+    from scalelite_api.handler import handler
+
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    event = http_event(method, path, raw_query, body=body, headers=headers)
+    result = handler(event, FakeLambdaContext())
+    text = result.get("body", "")
+    if result.get("isBase64Encoded"):
+        import base64
+
+        text = base64.b64decode(text).decode()
+    doc = None
+    if text.startswith("<?xml") or text.startswith("<response"):
+        doc = ElementTree.fromstring(text.encode())
+    return Reply(result["statusCode"], {k.lower(): v for k, v in result.get("headers", {}).items()}, text, doc)
+
+
+def bbb(call: str, params: dict[str, str] | list[tuple[str, str]] | None = None, method: str = "GET") -> Reply:
+    return call_api(method, f"/bigbluebutton/api/{call}", signed(call, params or {}))
+
+
+def register(store: Any, sim: BBBSimulator, sid: str, *, tag: str | None = None, load: float = 0.0,
+             state: ServerState = ServerState.ENABLED, online: bool = True, multiplier: float = 1.0) -> Server:
+    server = Server(id=sid, url=sim.url, secret=sim.secret, state=state, online=online,
+                    load=load if online else None, tag=tag, load_multiplier=multiplier)
+    store.add_server(server)
+    return server
+
+
+def follow_join(location: str) -> int:
+    """A browser following the join redirect (the simulator adds the attendee)."""
+    with urlopen(location) as resp:  # noqa: S310 - loopback simulator
+        return int(resp.status)
+
+
+def query_of(location: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(location).query, keep_blank_values=True))
+
+
+@pytest.fixture
+def sims() -> Iterator[list[BBBSimulator]]:
+    started = [BBBSimulator(secret=f"sim-secret-{i}").start() for i in range(3)]
+    yield started
+    for sim in started:
+        sim.stop()

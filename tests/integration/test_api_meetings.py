@@ -1,0 +1,403 @@
+"""Every meetings endpoint through the real API handler (Mangum + FastAPI) over moto and simulated BBB servers."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from bbbsim import BBBSimulator
+from scalelite_common.domain.entities import ServerState
+from tests.helpers import sign, signed
+from tests.integration.api_support import bbb, call_api, follow_join, query_of, register, sims  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+
+def create(meeting_id: str, **extra: str) -> Any:
+    return bbb("create", {"meetingID": meeting_id, "name": f"Room {meeting_id}", **extra})
+
+
+# ------------------------------------------------------------------ index, errors, verbs, content types
+def test_index_needs_no_checksum(env: pytest.MonkeyPatch) -> None:
+    env.setenv("BUILD_NUMBER", "42")
+    for path in ("/bigbluebutton/api", "/bigbluebutton/api/"):
+        reply = call_api("GET", path)
+        assert reply.status == 200
+        assert (reply.text("returncode"), reply.text("version"), reply.text("build")) == ("SUCCESS", "2.0", "42")
+
+
+@pytest.mark.parametrize("call", ["create", "join", "end", "isMeetingRunning", "getMeetingInfo", "getMeetings",
+                                  "sendChatMessage"])
+def test_bad_checksum(call: str) -> None:
+    reply = call_api("GET", f"/bigbluebutton/api/{call}", "meetingID=x&checksum=" + "0" * 40)
+    assert reply.status == 200
+    assert (reply.text("returncode"), reply.text("messageKey")) == ("FAILED", "checksumError")
+    assert reply.text("message") == "You did not pass the checksum security check"
+
+
+def test_sha384_accepted_unlike_scalelite() -> None:
+    reply = call_api("GET", "/bigbluebutton/api/isMeetingRunning", sign("isMeetingRunning", "meetingID=x",
+                                                                        algorithm="sha384"))
+    assert (reply.text("returncode"), reply.text("running")) == ("SUCCESS", "false")
+
+
+def test_algorithm_restriction(env: pytest.MonkeyPatch) -> None:
+    env.setenv("LOADBALANCER_CHECKSUM_ALGORITHM", "SHA256")
+    reply = call_api("GET", "/bigbluebutton/api/isMeetingRunning", sign("isMeetingRunning", "meetingID=x"))
+    assert reply.text("messageKey") == "checksumError"
+
+
+def test_secondary_secret(env: pytest.MonkeyPatch) -> None:
+    env.setenv("LOADBALANCER_SECRETS", "other:rotated")
+    reply = call_api("GET", "/bigbluebutton/api/isMeetingRunning",
+                     sign("isMeetingRunning", "meetingID=x", secret="rotated"))
+    assert reply.text("returncode") == "SUCCESS"
+
+
+@pytest.mark.parametrize("call", ["create", "join", "end", "getMeetingInfo", "insertDocument", "sendChatMessage"])
+def test_missing_meeting_id(call: str) -> None:
+    method = "POST" if call == "insertDocument" else "GET"
+    reply = call_api(method, f"/bigbluebutton/api/{call}", sign(call, "name=x"), body="<modules/>" if
+                     method == "POST" else None, headers={"content-type": "application/xml"})
+    assert (reply.text("returncode"), reply.text("messageKey")) == ("FAILED", "missingParamMeetingID")
+    assert reply.text("message") == "You must specify a meeting ID for the meeting."
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "/bigbluebutton/api/join"),
+    ("GET", "/bigbluebutton/api/insertDocument"),
+    ("POST", "/bigbluebutton/api/sendChatMessage"),
+    ("GET", "/bigbluebutton/api/getRecordingTextTracks"),
+    ("GET", "/bigbluebutton/api/getJoinUrl"),
+    ("GET", "/bigbluebutton/api/foo/bar"),
+    ("DELETE", "/bigbluebutton/api/create"),
+])
+def test_unsupported_requests(method: str, path: str) -> None:
+    reply = call_api(method, path, "meetingID=x")
+    assert reply.status == 200
+    assert (reply.text("returncode"), reply.text("messageKey")) == ("FAILED", "unsupportedRequest")
+    assert reply.text("message") == "This request is not supported."
+
+
+@pytest.mark.parametrize(("call", "ctype"), [("create", "application/json"), ("getMeetingInfo", "application/xml"),
+                                             ("insertDocument", "application/x-www-form-urlencoded"),
+                                             ("end", "")])
+def test_unsupported_content_type_wins_over_checksum(call: str, ctype: str) -> None:
+    reply = call_api("POST", f"/bigbluebutton/api/{call}", "meetingID=x&checksum=bad", body="x=1",
+                     headers={"content-type": ctype} if ctype else None)
+    assert (reply.text("returncode"), reply.text("messageKey")) == ("FAILED", "unsupportedContentType")
+    assert reply.text("message") == "POST request Content-Type is missing or unsupported"
+
+
+def test_no_servers() -> None:
+    reply = create("m1")
+    assert (reply.text("returncode"), reply.text("messageKey")) == ("FAILED", "internalError")
+    assert reply.text("message") == "Could not find any available servers."
+
+
+# ------------------------------------------------------------------------------------ create and join
+def test_create_places_on_least_loaded_and_reserves(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "busy", load=40)
+    register(store, sims[1], "idle", load=10)
+    reply = create("m1", moderatorPW="mp", attendeePW="ap")
+    assert reply.text("returncode") == "SUCCESS"
+    assert "m1" in sims[1].meetings and "m1" not in sims[0].meetings
+    meeting = store.get_meeting("default", "m1")
+    assert meeting.server_id == "idle" and meeting.moderator_pw == "mp"
+    assert store.get_server("idle").load_adjust == 15  # LOAD_MIN_USER_COUNT reserved at create
+    forwarded = sims[1].calls("create")[-1].params
+    assert forwarded["voiceBridge"] == [meeting.voice_bridge] and len(meeting.voice_bridge) == 9
+
+
+def test_size_hint_sizes_the_reservation(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a", multiplier=2.0)
+    create("big", **{"meta_bbb-meeting-size-hint": "80"})
+    assert store.get_server("a").load_adjust == 160
+
+
+def test_repeated_create_goes_to_the_same_server_without_new_load(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    register(store, sims[1], "b")
+    create("m1")
+    first = store.get_meeting("default", "m1").server_id
+    total = sum(s.load_adjust for s in store.list_servers())
+    reply = create("m1")
+    assert reply.text("returncode") == "SUCCESS" and reply.text("messageKey") == "duplicateWarning"
+    assert store.get_meeting("default", "m1").server_id == first
+    assert sum(s.load_adjust for s in store.list_servers()) == total
+
+
+def test_generated_moderator_pw_is_forced_on_new_meetings(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1")
+    stored = store.get_meeting("default", "m1").moderator_pw
+    assert len(stored) == 8
+    assert sims[0].calls("create")[-1].params["moderatorPW"] == [stored]
+
+
+def test_join_redirects_to_signed_url_and_counts_users_beyond_reservation(
+    store: Any, sims: list[BBBSimulator], env: pytest.MonkeyPatch
+) -> None:
+    env.setenv("LOAD_MIN_USER_COUNT", "2")
+    register(store, sims[0], "a")
+    create("m1", moderatorPW="mp")
+    for i in range(3):
+        reply = bbb("join", {"meetingID": "m1", "fullName": f"U{i}", "role": "VIEWER"})
+        assert reply.status == 302
+        location = reply.headers["location"]
+        assert location.startswith(sims[0].url + "join?")
+        assert "checksum" in query_of(location)
+        assert follow_join(location) == 200
+    assert len(sims[0].meetings["m1"].attendees) == 3
+    assert store.get_server("a").load_adjust == 3  # 2 reserved + 1 beyond the reservation
+
+
+def test_join_unknown_meeting() -> None:
+    reply = bbb("join", {"meetingID": "nope", "fullName": "x", "role": "VIEWER"})
+    assert (reply.status, reply.text("messageKey")) == (200, "notFound")
+
+
+@pytest.mark.parametrize("change", [{"state": ServerState.DISABLED}, {"online": False}])
+def test_join_refused_when_server_disabled_or_offline(store: Any, sims: list[BBBSimulator],
+                                                       change: dict[str, Any]) -> None:
+    register(store, sims[0], "a")
+    create("m1")
+    store.update_server("a", change)
+    reply = bbb("join", {"meetingID": "m1", "fullName": "x", "role": "VIEWER"})
+    assert (reply.status, reply.text("messageKey")) == (200, "serverUnavailable")
+    assert reply.text("message") == "The server for this meeting is disabled/offline."
+
+
+def test_join_allowed_on_cordoned_server(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1")
+    store.update_server("a", {"state": ServerState.CORDONED})
+    assert bbb("join", {"meetingID": "m1", "fullName": "x", "role": "VIEWER"}).status == 302
+
+
+def test_join_params_shaping(store: Any, sims: list[BBBSimulator], env: pytest.MonkeyPatch) -> None:
+    env.setenv("JOIN_EXCLUDE_PARAMS", "avatarURL")
+    env.setenv("DEFAULT_JOIN_PARAMS", "userdata-bbb_auto_join_audio=true,userdata-x=default")
+    env.setenv("OVERRIDE_JOIN_PARAMS", "userdata-bbb_listen_only_mode=false")
+    register(store, sims[0], "a")
+    create("m1")
+    reply = bbb("join", {"meetingID": "m1", "fullName": "x", "role": "VIEWER", "avatarURL": "http://a",
+                         "userdata-x": "mine", "userdata-bbb_listen_only_mode": "true"})
+    q = query_of(reply.headers["location"])
+    assert "avatarURL" not in q
+    assert q["userdata-bbb_auto_join_audio"] == "true" and q["userdata-x"] == "mine"
+    assert q["userdata-bbb_listen_only_mode"] == "false"
+
+
+# ------------------------------------------------------------------------------------------- tags
+def test_server_tag_forwarded_and_required_tags(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "plain")
+    register(store, sims[1], "gpu", tag="gpu")
+    assert create("t1", **{"meta_server-tag": "gpu"}).text("returncode") == "SUCCESS"
+    assert sims[1].calls("create")[-1].params["meta_server-tag"] == ["gpu"]
+    assert create("t2", **{"meta_server-tag": "missing"}).text("returncode") == "SUCCESS"
+    assert "meta_server-tag" not in sims[0].calls("create")[-1].params  # untagged fallback gets no tag
+    reply = create("t3", **{"meta_server-tag": "missing;other!"})
+    assert reply.text("messageKey") == "serverTagUnavailable"
+    assert reply.text("message") == "There is no available server with the required tag=missing;other."
+
+
+# --------------------------------------------------------------------------------------- lookups
+def test_lookup_calls_forward_to_the_meetings_server(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1", moderatorPW="mp")
+    follow_join(bbb("join", {"meetingID": "m1", "fullName": "x", "role": "MODERATOR"}).headers["location"])
+    assert bbb("isMeetingRunning", {"meetingID": "m1"}).text("running") == "true"
+    info = bbb("getMeetingInfo", {"meetingID": "m1"})
+    assert (info.text("returncode"), info.text("meetingID"), info.text("participantCount")) == ("SUCCESS", "m1", "1")
+    chat = bbb("sendChatMessage", {"meetingID": "m1", "message": "hello"})
+    assert chat.text("returncode") == "SUCCESS"
+    assert sims[0].calls("sendChatMessage")[-1].params["message"] == ["hello"]
+
+
+def test_unknown_meeting_lookups() -> None:
+    assert bbb("isMeetingRunning", {"meetingID": "x"}).text("running") == "false"
+    reply = bbb("getMeetingInfo", {"meetingID": "x"})
+    assert reply.text("messageKey") == "notFound"
+    assert reply.text("message") == ("We could not find a meeting with that meeting ID - perhaps the meeting is "
+                                     "not yet running?")
+    assert bbb("end", {"meetingID": "x"}).text("messageKey") == "notFound"
+
+
+def test_end_removes_the_mapping_first(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1")
+    reply = bbb("end", {"meetingID": "m1", "password": "whatever-is-ignored-by-3.0"})
+    assert reply.text("messageKey") in ("sentEndMeetingRequest", "invalidPassword")
+    assert store.get_meeting("default", "m1") is None
+    assert bbb("end", {"meetingID": "m1"}).text("messageKey") == "notFound"
+
+
+def test_upstream_failed_passes_through(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1")
+    sims[0].set_fault("failed", calls=["getMeetingInfo"])
+    reply = bbb("getMeetingInfo", {"meetingID": "m1"})
+    assert (reply.text("returncode"), reply.text("messageKey")) == ("FAILED", "internalError")
+
+
+def test_transport_failure_on_lookup(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1")
+    sims[0].set_fault("malformed")
+    reply = bbb("getMeetingInfo", {"meetingID": "m1"})
+    assert (reply.text("messageKey"), reply.text("message")) == ("internalError", "Unable to access meeting on server.")
+
+
+def test_insert_document(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1")
+    doc = '<modules><module name="presentation"><document url="https://x/a.pdf"/></module></modules>'
+    reply = call_api("POST", "/bigbluebutton/api/insertDocument", signed("insertDocument", {"meetingID": "m1"}),
+                     body=doc, headers={"content-type": "text/xml"})
+    assert reply.text("returncode") == "SUCCESS"
+    assert sims[0].calls("insertDocument")[-1].body == doc.encode()
+
+
+def test_create_with_xml_body_forwards_the_slides(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    doc = '<modules><module name="presentation"><document url="https://x/a.pdf"/></module></modules>'
+    reply = call_api("POST", "/bigbluebutton/api/create", signed("create", {"meetingID": "m1", "name": "R"}),
+                     body=doc, headers={"content-type": "text/xml"})
+    assert reply.text("returncode") == "SUCCESS"
+    last = sims[0].calls("create")[-1]
+    assert last.method == "POST" and last.body == doc.encode()
+
+
+def test_form_post_params(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1")
+    reply = call_api("POST", "/bigbluebutton/api/getMeetingInfo", sign("getMeetingInfo", ""),
+                     body="meetingID=m1", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert reply.text("returncode") == "SUCCESS"
+
+
+# ------------------------------------------------------------------------------------- getMeetings
+def test_get_meetings_aggregates_and_skips_unreachable(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    register(store, sims[1], "b")
+    register(store, sims[2], "c")
+    sims[0].add_meeting("on-a")
+    sims[1].add_meeting("on-b")
+    sims[1].add_meeting("other-tenant", metadata={"tenant-id": "t1"})
+    sims[2].add_meeting("on-c")
+    sims[2].set_fault("hang")
+    started = time.monotonic()
+    reply = bbb("getMeetings")
+    assert time.monotonic() - started < 5
+    ids = sorted(m.findtext("meetingID") for m in reply.xml.findall("meetings/meeting"))
+    assert reply.text("returncode") == "SUCCESS" and ids == ["on-a", "on-b"]
+
+
+def test_get_meetings_empty_and_disabled(store: Any, sims: list[BBBSimulator], env: pytest.MonkeyPatch) -> None:
+    reply = bbb("getMeetings")
+    assert (reply.text("messageKey"), reply.text("message")) == ("noMeetings", "no meetings were found on this server")
+    env.setenv("GET_MEETINGS_API_DISABLED", "true")
+    register(store, sims[0], "a")
+    sims[0].add_meeting("hidden")
+    reply = call_api("GET", "/bigbluebutton/api/getMeetings")  # no checksum needed when disabled
+    assert reply.text("messageKey") == "noMeetings"
+
+
+# --------------------------------------------------------------------------------------- failover
+def test_failover_to_next_server_releases_reservation(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "dead", load=0)
+    register(store, sims[1], "alive", load=50)
+    sims[0].set_fault("down")
+    reply = create("m1")
+    assert reply.text("returncode") == "SUCCESS"
+    assert store.get_meeting("default", "m1").server_id == "alive"
+    assert store.get_server("dead").load_adjust == 0
+    assert store.get_server("alive").load_adjust == 15
+
+
+def test_mapping_on_unavailable_server_is_placed_anew(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1")
+    register(store, sims[1], "b", load=100)
+    store.update_server("a", {"online": False, "load": None})
+    assert create("m1").text("returncode") == "SUCCESS"
+    assert store.get_meeting("default", "m1").server_id == "b"
+
+
+def test_cordoned_server_meeting_reused_only_while_running(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("running")
+    create("idle")
+    follow_join(bbb("join", {"meetingID": "running", "fullName": "x", "role": "VIEWER"}).headers["location"])
+    register(store, sims[1], "b", load=100)
+    store.update_server("a", {"state": ServerState.CORDONED})
+    create("running")
+    create("idle")
+    assert store.get_meeting("default", "running").server_id == "a"
+    assert store.get_meeting("default", "idle").server_id == "b"
+
+
+def test_upstream_failed_create_leaves_no_mapping(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    sims[0].set_fault("failed", calls=["create"])
+    assert create("m1").text("returncode") == "FAILED"
+    assert store.get_meeting("default", "m1") is None
+    assert store.get_server("a").load_adjust == 0
+
+
+def test_expired_mapping_is_not_used(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1")
+    from scalelite_common.db.models import MeetingItem
+
+    item = MeetingItem.get("default#m1")
+    item.update(actions=[MeetingItem.expires_at.set(int(time.time()) - 10)])
+    assert bbb("getMeetingInfo", {"meetingID": "m1"}).text("messageKey") == "notFound"
+    assert create("m1").text("returncode") == "SUCCESS"
+
+
+# ------------------------------------------------------------------------------- parameter shaping
+def test_create_param_shaping(store: Any, sims: list[BBBSimulator], env: pytest.MonkeyPatch) -> None:
+    env.setenv("CREATE_EXCLUDE_PARAMS", "logo")
+    env.setenv("DEFAULT_CREATE_PARAMS", "record=false,welcome=hi")
+    env.setenv("OVERRIDE_CREATE_PARAMS", "muteOnStart=true")
+    env.setenv("MAX_MEETING_DURATION", "60")
+    register(store, sims[0], "a")
+    create("m1", logo="x", record="true", muteOnStart="false", duration="600",
+           **{"meta_bbb-recording-ready-url": "https://lms/cb", "meta_analytics-callback-url": "https://lms/an"})
+    p = sims[0].calls("create")[-1].params
+    assert "logo" not in p and p["record"] == ["true"] and p["welcome"] == ["hi"] and p["muteOnStart"] == ["true"]
+    assert p["duration"] == ["60"]
+    assert "meta_bbb-recording-ready-url" not in p
+    assert p["meta_analytics-callback-url"] == ["https://lb.example.com/bigbluebutton/api/analytics_callback"]
+    meeting = store.get_meeting("default", "m1")
+    assert meeting.callbacks == {"recording_ready_url": "https://lms/cb", "analytics_callback_url": "https://lms/an"}
+
+
+def test_external_voice_bridge(store: Any, sims: list[BBBSimulator], env: pytest.MonkeyPatch) -> None:
+    env.setenv("USE_EXTERNAL_VOICE_BRIDGE", "true")
+    register(store, sims[0], "a")
+    create("m1", voiceBridge="71234")
+    create("m2", voiceBridge="71234")
+    assert store.get_meeting("default", "m1").voice_bridge == "71234"
+    assert store.get_meeting("default", "m2").voice_bridge != "71234"
+
+
+# ------------------------------------------------------------------------------------- concurrency
+def test_parallel_creates_of_one_meeting_end_on_one_server(store: Any, sims: list[BBBSimulator]) -> None:
+    for i, sim in enumerate(sims):
+        register(store, sim, f"s{i}")
+
+    def one(_: int) -> str:
+        return create("class-1").text("returncode")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(one, range(50)))
+    assert results == ["SUCCESS"] * 50
+    holders = [sim for sim in sims if "class-1" in sim.meetings]
+    assert len(holders) == 1
+    assert sum(s.load_adjust for s in store.list_servers()) == 15
