@@ -18,7 +18,7 @@ sam-venv:
 run: venv ## the local stack in the foreground (Ctrl-C stops all of it)
 	@$(VENV)/bin/scalelite-local
 
-test: install deps-check lint validate ## unit + integration + e2e + template checks + lint
+test: install deps-check lint ## unit + integration + e2e + template checks (tests/template) + lint
 	@$(PY) -m pytest -n 2 --dist loadfile -q
 
 test-unit: venv

@@ -7,7 +7,9 @@ VENV="${APP_VENV:-$ROOT/.venv}"
 # shellcheck source=scripts/find-python.sh
 source "$ROOT/scripts/find-python.sh"
 
-stamp="$VENV/.installed-$(sha1sum "$ROOT/pyproject.toml" | cut -c1-12)"
+# The editable install's .pth lists the package folders that exist at install time: a new package re-installs.
+key="$( (cat "$ROOT/pyproject.toml"; cd "$ROOT" && ls -d layers/*/*/ functions/*/*/ cli/*/ devtools/*/ 2>/dev/null) | sha1sum | cut -c1-12)"
+stamp="$VENV/.installed-$key"
 if [[ -f "$stamp" && -x "$VENV/bin/python" ]]; then
   echo "app-venv: $VENV is up to date" >&2
   exit 0

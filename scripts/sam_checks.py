@@ -68,6 +68,7 @@ def _offline_environ() -> None:
         os.environ.pop(name, None)
     os.environ.update(OFFLINE_ENV)
 
+
 # Findings on the *translated* template that are accepted. Keep this list short and justified.
 # (rule id, substring of the message) -> why it is harmless.
 ACCEPTED_TRANSLATED_FINDINGS: dict[tuple[str, str], str] = {
@@ -77,12 +78,14 @@ ACCEPTED_TRANSLATED_FINDINGS: dict[tuple[str, str], str] = {
 
 
 def _reexec_in_sam_venv() -> None:
+    """Prefer the project's SAM venv (pinned SAM CLI / cfn-lint) over whatever interpreter started us."""
+    in_sam_venv = Path(sys.prefix).resolve() == SAM_VENV_PYTHON.parent.parent.resolve()
+    if not in_sam_venv and SAM_VENV_PYTHON.exists():
+        os.execv(str(SAM_VENV_PYTHON), [str(SAM_VENV_PYTHON), __file__, *sys.argv[1:]])  # noqa: S606
     try:
         import cfnlint  # noqa: F401
         import samtranslator  # noqa: F401
     except ImportError:
-        if SAM_VENV_PYTHON.exists() and Path(sys.executable).resolve() != SAM_VENV_PYTHON.resolve():
-            os.execv(str(SAM_VENV_PYTHON), [str(SAM_VENV_PYTHON), __file__, *sys.argv[1:]])
         sys.exit(
             "sam_checks: samtranslator/cfn-lint are not importable. Create the SAM venv first "
             "(scripts/sam-venv.sh) and run this script with .venv-sam/bin/python."
@@ -259,10 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     template_path = Path(args.template).resolve()
 
     failed: list[str] = []
+    ran = 0
     total_start = time.monotonic()
     for name, step in STEPS:
         if args.no_canary and step is step_cycle_canary:
             continue
+        ran += 1
         start = time.monotonic()
         try:
             ok, output = step(template_path, args)
@@ -274,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             print("       " + output.replace("\n", "\n       "), flush=True)
         if not ok:
             failed.append(name)
-    print(f"sam_checks: {len(STEPS) - len(failed)} ok, {len(failed)} failed ({time.monotonic() - total_start:.1f} s)")
+    print(f"sam_checks: {ran - len(failed)} ok, {len(failed)} failed ({time.monotonic() - total_start:.1f} s)")
     return 1 if failed else 0
 
 

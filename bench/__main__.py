@@ -1,0 +1,17 @@
+"""`make bench`: run every benchmark; each prints its figures next to its target."""
+
+from __future__ import annotations
+
+import importlib
+
+MODULES = ("bench.bench_import", "bench.bench_api", "bench.bench_poller")
+
+
+def main() -> None:
+    for name in MODULES:
+        print()
+        importlib.import_module(name).main()
+
+
+if __name__ == "__main__":
+    main()
