@@ -95,10 +95,22 @@ def _call(call: str, params: dict[str, str]) -> dict[str, Any]:
         "headers": {"host": "lb.example.com"},
         "isBase64Encoded": False,
         "requestContext": {
-            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                     "userAgent": "bench"},
-            "stage": "$default", "requestId": "r", "routeKey": "$default", "accountId": "1", "apiId": "a",
-            "domainName": "lb.example.com", "domainPrefix": "lb", "time": "", "timeEpoch": 0,
+            "http": {
+                "method": "GET",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "bench",
+            },
+            "stage": "$default",
+            "requestId": "r",
+            "routeKey": "$default",
+            "accountId": "1",
+            "apiId": "a",
+            "domainName": "lb.example.com",
+            "domainPrefix": "lb",
+            "time": "",
+            "timeEpoch": 0,
         },
     }
 
@@ -121,8 +133,9 @@ def _register(sims: list[Any]) -> None:
 
     store = get_store()
     for i, sim in enumerate(sims):
-        store.add_server(Server(id=f"bbb{i:02d}", url=sim.url, secret=sim.secret, state=ServerState.ENABLED,
-                                online=True, load=0.0))
+        store.add_server(
+            Server(id=f"bbb{i:02d}", url=sim.url, secret=sim.secret, state=ServerState.ENABLED, online=True, load=0.0)
+        )
 
 
 def round_trips() -> dict[str, int]:
@@ -130,8 +143,14 @@ def round_trips() -> dict[str, int]:
 
     from bbbsim import start_simulators
 
-    targets = {"create (new)": 3, "create (existing)": 3, "join": 2, "end": 2, "isMeetingRunning": 2,
-               "getMeetingInfo": 2}
+    targets = {
+        "create (new)": 3,
+        "create (existing)": 3,
+        "join": 2,
+        "end": 2,
+        "isMeetingRunning": 2,
+        "getMeetingInfo": 2,
+    }
     sims = start_simulators(2, secret=SECRET)
     figures: dict[str, int] = {}
     try:
@@ -233,8 +252,10 @@ def _ratio(users: list[int]) -> float:
 
 def burst() -> dict[str, float]:
     sizes = _class_sizes()
-    print(f"== class-start burst: {MEETINGS} creates on {SERVERS} equal servers, {CONCURRENCY} at a time, then their "
-          f"joins ({sum(sizes)} users, class sizes 10–50), no poll in between")
+    print(
+        f"== class-start burst: {MEETINGS} creates on {SERVERS} equal servers, {CONCURRENCY} at a time, then their "
+        f"joins ({sum(sizes)} users, class sizes 10–50), no poll in between"
+    )
     started = time.perf_counter()
     ours = our_burst(sizes, hints=False)
     ours_hints = our_burst(sizes, hints=True)

@@ -36,8 +36,13 @@ t2 = time.perf_counter()
 assert out["statusCode"] == 200, out
 print(json.dumps({"import": t1 - t0, "first_request": t2 - t0}))
 """
-ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1", "LOADBALANCER_SECRET": "x",
-       "POWERTOOLS_METRICS_NAMESPACE": "bench", "PATH": "/usr/bin:/bin"}
+ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "LOADBALANCER_SECRET": "x",
+    "POWERTOOLS_METRICS_NAMESPACE": "bench",
+    "PATH": "/usr/bin:/bin",
+}
 
 
 def _run(code: str) -> float:
@@ -53,22 +58,31 @@ def main() -> dict[str, float]:
     for name, module in HANDLERS.items():
         raw = statistics.median(_run(f"import {module}") for _ in range(5))
         wall = raw - baseline
-        check = (
-            f"import sys, {module}; "
-            "print(any(m == 'fastapi' or m.startswith('fastapi.') for m in sys.modules))"
+        check = f"import sys, {module}; print(any(m == 'fastapi' or m.startswith('fastapi.') for m in sys.modules))"
+        fastapi_loaded = (
+            subprocess.run(
+                [sys.executable, "-c", check], check=True, env=ENV, capture_output=True, text=True
+            ).stdout.strip()
+            == "True"
         )
-        fastapi_loaded = subprocess.run([sys.executable, "-c", check], check=True, env=ENV, capture_output=True,
-                                        text=True).stdout.strip() == "True"
         figures[name] = wall
         note = "target ≤ 0.6 s" if name == "api" else f"imports FastAPI: {fastapi_loaded} (target: False)"
         print(f"  {name:9s} {wall:6.3f} s  (process wall {raw:.3f} s)   {note}")
         if name != "api" and fastapi_loaded:
             raise SystemExit(f"{module} imports FastAPI")
-    runs = [json.loads(subprocess.run([sys.executable, "-c", FIRST_REQUEST], check=True, env=ENV,
-                                      capture_output=True, text=True).stdout) for _ in range(5)]
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", FIRST_REQUEST], check=True, env=ENV, capture_output=True, text=True
+            ).stdout
+        )
+        for _ in range(5)
+    ]
     first = statistics.median(r["first_request"] for r in runs)
-    print(f"  api cold start incl. first request (FastAPI app built lazily): {first:6.3f} s (median of 5; "
-          "informational — Lambda init work is deferred to the first invocation, not removed)")
+    print(
+        f"  api cold start incl. first request (FastAPI app built lazily): {first:6.3f} s (median of 5; "
+        "informational — Lambda init work is deferred to the first invocation, not removed)"
+    )
     figures["api_first_request"] = first
     print(f"  (interpreter start-up baseline {baseline:.3f} s subtracted from import figures)")
     return figures

@@ -48,11 +48,33 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     reset_caches()
 
 
+def serialize_moto() -> None:
+    """Real DynamoDB applies each request (a transaction included) atomically; moto's in-process backends do
+    not lock, so concurrent requests could interleave inside one transaction. One lock per request restores
+    the per-request atomicity the concurrency tests rely on (idempotent, process-wide)."""
+    import threading
+
+    from moto.core.responses import BaseResponse
+
+    if getattr(BaseResponse.call_action, "_serialized", False):
+        return
+    lock = threading.RLock()
+    original = BaseResponse.call_action
+
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    call_action._serialized = True  # type: ignore[attr-defined]
+    BaseResponse.call_action = call_action  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     """In-process moto with our tables created from the PynamoDB models."""
     from moto import mock_aws
 
+    serialize_moto()
     with mock_aws():
         reset_caches()
         from scalelite_common.db import get_store
@@ -97,3 +119,13 @@ def _clear_metrics() -> Iterator[None]:
 
     metrics.clear_metrics()
     metrics.clear_default_dimensions()
+
+
+@pytest.fixture
+def sims() -> Iterator[list[Any]]:
+    """Three simulated BBB servers (not registered; see tests.integration.api_support.register)."""
+    from bbbsim import BBBSimulator, stop_simulators
+
+    started = [BBBSimulator(secret=f"sim-secret-{i}", poll_interval=0.05).start() for i in range(3)]
+    yield started
+    stop_simulators(started)

@@ -4,13 +4,11 @@ Lambda handler (Mangum) with API Gateway HTTP API v2 events."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from urllib.request import urlopen
-
-import pytest
 
 from bbbsim import BBBSimulator
 from scalelite_common.domain.entities import Server, ServerState
@@ -30,16 +28,29 @@ class Reply:
         return (node.text or "") if node is not None else ""
 
 
-def call_api(method: str, path: str, raw_query: str = "", *, body: bytes | str | None = None,
-             headers: dict[str, str] | None = None) -> Reply:
+_loops = threading.local()
+
+
+def ensure_event_loop() -> None:
+    """Mangum runs the app on the thread's current event loop; give each calling thread one (as a Lambda has)."""
+    if getattr(_loops, "loop", None) is None:
+        _loops.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(_loops.loop)
+
+
+def call_api(
+    method: str,
+    path: str,
+    raw_query: str = "",
+    *,
+    body: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
     from defusedxml import ElementTree
 
     from scalelite_api.handler import handler
 
-    try:
-        asyncio.get_event_loop()
-    except RuntimeError:
-        asyncio.set_event_loop(asyncio.new_event_loop())
+    ensure_event_loop()
     event = http_event(method, path, raw_query, body=body, headers=headers)
     result = handler(event, FakeLambdaContext())
     text = result.get("body", "")
@@ -57,27 +68,36 @@ def bbb(call: str, params: dict[str, str] | list[tuple[str, str]] | None = None,
     return call_api(method, f"/bigbluebutton/api/{call}", signed(call, params or {}))
 
 
-def register(store: Any, sim: BBBSimulator, sid: str, *, tag: str | None = None, load: float = 0.0,
-             state: ServerState = ServerState.ENABLED, online: bool = True, multiplier: float = 1.0) -> Server:
-    server = Server(id=sid, url=sim.url, secret=sim.secret, state=state, online=online,
-                    load=load if online else None, tag=tag, load_multiplier=multiplier)
+def register(
+    store: Any,
+    sim: BBBSimulator,
+    sid: str,
+    *,
+    tag: str | None = None,
+    load: float = 0.0,
+    state: ServerState = ServerState.ENABLED,
+    online: bool = True,
+    multiplier: float = 1.0,
+) -> Server:
+    server = Server(
+        id=sid,
+        url=sim.url,
+        secret=sim.secret,
+        state=state,
+        online=online,
+        load=load if online else None,
+        tag=tag,
+        load_multiplier=multiplier,
+    )
     store.add_server(server)
     return server
 
 
 def follow_join(location: str) -> int:
     """A browser following the join redirect (the simulator adds the attendee)."""
-    with urlopen(location) as resp:  # noqa: S310 - loopback simulator
+    with urlopen(location) as resp:
         return int(resp.status)
 
 
 def query_of(location: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(location).query, keep_blank_values=True))
-
-
-@pytest.fixture
-def sims() -> Iterator[list[BBBSimulator]]:
-    started = [BBBSimulator(secret=f"sim-secret-{i}").start() for i in range(3)]
-    yield started
-    for sim in started:
-        sim.stop()

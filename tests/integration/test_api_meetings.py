@@ -10,8 +10,9 @@ import pytest
 
 from bbbsim import BBBSimulator
 from scalelite_common.domain.entities import ServerState
+from tests.conftest import reset_caches
 from tests.helpers import sign, signed
-from tests.integration.api_support import bbb, call_api, follow_join, query_of, register, sims  # noqa: F401
+from tests.integration.api_support import bbb, call_api, follow_join, query_of, register
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -29,8 +30,9 @@ def test_index_needs_no_checksum(env: pytest.MonkeyPatch) -> None:
         assert (reply.text("returncode"), reply.text("version"), reply.text("build")) == ("SUCCESS", "2.0", "42")
 
 
-@pytest.mark.parametrize("call", ["create", "join", "end", "isMeetingRunning", "getMeetingInfo", "getMeetings",
-                                  "sendChatMessage"])
+@pytest.mark.parametrize(
+    "call", ["create", "join", "end", "isMeetingRunning", "getMeetingInfo", "getMeetings", "sendChatMessage"]
+)
 def test_bad_checksum(call: str) -> None:
     reply = call_api("GET", f"/bigbluebutton/api/{call}", "meetingID=x&checksum=" + "0" * 40)
     assert reply.status == 200
@@ -39,8 +41,9 @@ def test_bad_checksum(call: str) -> None:
 
 
 def test_sha384_accepted_unlike_scalelite() -> None:
-    reply = call_api("GET", "/bigbluebutton/api/isMeetingRunning", sign("isMeetingRunning", "meetingID=x",
-                                                                        algorithm="sha384"))
+    reply = call_api(
+        "GET", "/bigbluebutton/api/isMeetingRunning", sign("isMeetingRunning", "meetingID=x", algorithm="sha384")
+    )
     assert (reply.text("returncode"), reply.text("running")) == ("SUCCESS", "false")
 
 
@@ -52,29 +55,38 @@ def test_algorithm_restriction(env: pytest.MonkeyPatch) -> None:
 
 def test_secondary_secret(env: pytest.MonkeyPatch) -> None:
     env.setenv("LOADBALANCER_SECRETS", "other:rotated")
-    reply = call_api("GET", "/bigbluebutton/api/isMeetingRunning",
-                     sign("isMeetingRunning", "meetingID=x", secret="rotated"))
+    reply = call_api(
+        "GET", "/bigbluebutton/api/isMeetingRunning", sign("isMeetingRunning", "meetingID=x", secret="rotated")
+    )
     assert reply.text("returncode") == "SUCCESS"
 
 
 @pytest.mark.parametrize("call", ["create", "join", "end", "getMeetingInfo", "insertDocument", "sendChatMessage"])
 def test_missing_meeting_id(call: str) -> None:
     method = "POST" if call == "insertDocument" else "GET"
-    reply = call_api(method, f"/bigbluebutton/api/{call}", sign(call, "name=x"), body="<modules/>" if
-                     method == "POST" else None, headers={"content-type": "application/xml"})
+    reply = call_api(
+        method,
+        f"/bigbluebutton/api/{call}",
+        sign(call, "name=x"),
+        body="<modules/>" if method == "POST" else None,
+        headers={"content-type": "application/xml"},
+    )
     assert (reply.text("returncode"), reply.text("messageKey")) == ("FAILED", "missingParamMeetingID")
     assert reply.text("message") == "You must specify a meeting ID for the meeting."
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("POST", "/bigbluebutton/api/join"),
-    ("GET", "/bigbluebutton/api/insertDocument"),
-    ("POST", "/bigbluebutton/api/sendChatMessage"),
-    ("GET", "/bigbluebutton/api/getRecordingTextTracks"),
-    ("GET", "/bigbluebutton/api/getJoinUrl"),
-    ("GET", "/bigbluebutton/api/foo/bar"),
-    ("DELETE", "/bigbluebutton/api/create"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/bigbluebutton/api/join"),
+        ("GET", "/bigbluebutton/api/insertDocument"),
+        ("POST", "/bigbluebutton/api/sendChatMessage"),
+        ("GET", "/bigbluebutton/api/getRecordingTextTracks"),
+        ("GET", "/bigbluebutton/api/getJoinUrl"),
+        ("GET", "/bigbluebutton/api/foo/bar"),
+        ("DELETE", "/bigbluebutton/api/create"),
+    ],
+)
 def test_unsupported_requests(method: str, path: str) -> None:
     reply = call_api(method, path, "meetingID=x")
     assert reply.status == 200
@@ -82,12 +94,23 @@ def test_unsupported_requests(method: str, path: str) -> None:
     assert reply.text("message") == "This request is not supported."
 
 
-@pytest.mark.parametrize(("call", "ctype"), [("create", "application/json"), ("getMeetingInfo", "application/xml"),
-                                             ("insertDocument", "application/x-www-form-urlencoded"),
-                                             ("end", "")])
+@pytest.mark.parametrize(
+    ("call", "ctype"),
+    [
+        ("create", "application/json"),
+        ("getMeetingInfo", "application/xml"),
+        ("insertDocument", "application/x-www-form-urlencoded"),
+        ("end", ""),
+    ],
+)
 def test_unsupported_content_type_wins_over_checksum(call: str, ctype: str) -> None:
-    reply = call_api("POST", f"/bigbluebutton/api/{call}", "meetingID=x&checksum=bad", body="x=1",
-                     headers={"content-type": ctype} if ctype else None)
+    reply = call_api(
+        "POST",
+        f"/bigbluebutton/api/{call}",
+        "meetingID=x&checksum=bad",
+        body="x=1",
+        headers={"content-type": ctype} if ctype else None,
+    )
     assert (reply.text("returncode"), reply.text("messageKey")) == ("FAILED", "unsupportedContentType")
     assert reply.text("message") == "POST request Content-Type is missing or unsupported"
 
@@ -161,8 +184,9 @@ def test_join_unknown_meeting() -> None:
 
 
 @pytest.mark.parametrize("change", [{"state": ServerState.DISABLED}, {"online": False}])
-def test_join_refused_when_server_disabled_or_offline(store: Any, sims: list[BBBSimulator],
-                                                       change: dict[str, Any]) -> None:
+def test_join_refused_when_server_disabled_or_offline(
+    store: Any, sims: list[BBBSimulator], change: dict[str, Any]
+) -> None:
     register(store, sims[0], "a")
     create("m1")
     store.update_server("a", change)
@@ -184,8 +208,17 @@ def test_join_params_shaping(store: Any, sims: list[BBBSimulator], env: pytest.M
     env.setenv("OVERRIDE_JOIN_PARAMS", "userdata-bbb_listen_only_mode=false")
     register(store, sims[0], "a")
     create("m1")
-    reply = bbb("join", {"meetingID": "m1", "fullName": "x", "role": "VIEWER", "avatarURL": "http://a",
-                         "userdata-x": "mine", "userdata-bbb_listen_only_mode": "true"})
+    reply = bbb(
+        "join",
+        {
+            "meetingID": "m1",
+            "fullName": "x",
+            "role": "VIEWER",
+            "avatarURL": "http://a",
+            "userdata-x": "mine",
+            "userdata-bbb_listen_only_mode": "true",
+        },
+    )
     q = query_of(reply.headers["location"])
     assert "avatarURL" not in q
     assert q["userdata-bbb_auto_join_audio"] == "true" and q["userdata-x"] == "mine"
@@ -222,8 +255,9 @@ def test_unknown_meeting_lookups() -> None:
     assert bbb("isMeetingRunning", {"meetingID": "x"}).text("running") == "false"
     reply = bbb("getMeetingInfo", {"meetingID": "x"})
     assert reply.text("messageKey") == "notFound"
-    assert reply.text("message") == ("We could not find a meeting with that meeting ID - perhaps the meeting is "
-                                     "not yet running?")
+    assert reply.text("message") == (
+        "We could not find a meeting with that meeting ID - perhaps the meeting is not yet running?"
+    )
     assert bbb("end", {"meetingID": "x"}).text("messageKey") == "notFound"
 
 
@@ -256,8 +290,13 @@ def test_insert_document(store: Any, sims: list[BBBSimulator]) -> None:
     register(store, sims[0], "a")
     create("m1")
     doc = '<modules><module name="presentation"><document url="https://x/a.pdf"/></module></modules>'
-    reply = call_api("POST", "/bigbluebutton/api/insertDocument", signed("insertDocument", {"meetingID": "m1"}),
-                     body=doc, headers={"content-type": "text/xml"})
+    reply = call_api(
+        "POST",
+        "/bigbluebutton/api/insertDocument",
+        signed("insertDocument", {"meetingID": "m1"}),
+        body=doc,
+        headers={"content-type": "text/xml"},
+    )
     assert reply.text("returncode") == "SUCCESS"
     assert sims[0].calls("insertDocument")[-1].body == doc.encode()
 
@@ -265,8 +304,13 @@ def test_insert_document(store: Any, sims: list[BBBSimulator]) -> None:
 def test_create_with_xml_body_forwards_the_slides(store: Any, sims: list[BBBSimulator]) -> None:
     register(store, sims[0], "a")
     doc = '<modules><module name="presentation"><document url="https://x/a.pdf"/></module></modules>'
-    reply = call_api("POST", "/bigbluebutton/api/create", signed("create", {"meetingID": "m1", "name": "R"}),
-                     body=doc, headers={"content-type": "text/xml"})
+    reply = call_api(
+        "POST",
+        "/bigbluebutton/api/create",
+        signed("create", {"meetingID": "m1", "name": "R"}),
+        body=doc,
+        headers={"content-type": "text/xml"},
+    )
     assert reply.text("returncode") == "SUCCESS"
     last = sims[0].calls("create")[-1]
     assert last.method == "POST" and last.body == doc.encode()
@@ -275,8 +319,13 @@ def test_create_with_xml_body_forwards_the_slides(store: Any, sims: list[BBBSimu
 def test_form_post_params(store: Any, sims: list[BBBSimulator]) -> None:
     register(store, sims[0], "a")
     create("m1")
-    reply = call_api("POST", "/bigbluebutton/api/getMeetingInfo", sign("getMeetingInfo", ""),
-                     body="meetingID=m1", headers={"content-type": "application/x-www-form-urlencoded"})
+    reply = call_api(
+        "POST",
+        "/bigbluebutton/api/getMeetingInfo",
+        sign("getMeetingInfo", ""),
+        body="meetingID=m1",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert reply.text("returncode") == "SUCCESS"
 
 
@@ -301,6 +350,7 @@ def test_get_meetings_empty_and_disabled(store: Any, sims: list[BBBSimulator], e
     reply = bbb("getMeetings")
     assert (reply.text("messageKey"), reply.text("message")) == ("noMeetings", "no meetings were found on this server")
     env.setenv("GET_MEETINGS_API_DISABLED", "true")
+    reset_caches()
     register(store, sims[0], "a")
     sims[0].add_meeting("hidden")
     reply = call_api("GET", "/bigbluebutton/api/getMeetings")  # no checksum needed when disabled
@@ -356,6 +406,7 @@ def test_expired_mapping_is_not_used(store: Any, sims: list[BBBSimulator]) -> No
 
     item = MeetingItem.get("default#m1")
     item.update(actions=[MeetingItem.expires_at.set(int(time.time()) - 10)])
+    sims[0].remove_meeting("m1")  # it ended on BBB long ago; only the stale mapping remained
     assert bbb("getMeetingInfo", {"meetingID": "m1"}).text("messageKey") == "notFound"
     assert create("m1").text("returncode") == "SUCCESS"
 
@@ -367,8 +418,14 @@ def test_create_param_shaping(store: Any, sims: list[BBBSimulator], env: pytest.
     env.setenv("OVERRIDE_CREATE_PARAMS", "muteOnStart=true")
     env.setenv("MAX_MEETING_DURATION", "60")
     register(store, sims[0], "a")
-    create("m1", logo="x", record="true", muteOnStart="false", duration="600",
-           **{"meta_bbb-recording-ready-url": "https://lms/cb", "meta_analytics-callback-url": "https://lms/an"})
+    create(
+        "m1",
+        logo="x",
+        record="true",
+        muteOnStart="false",
+        duration="600",
+        **{"meta_bbb-recording-ready-url": "https://lms/cb", "meta_analytics-callback-url": "https://lms/an"},
+    )
     p = sims[0].calls("create")[-1].params
     assert "logo" not in p and p["record"] == ["true"] and p["welcome"] == ["hi"] and p["muteOnStart"] == ["true"]
     assert p["duration"] == ["60"]

@@ -11,10 +11,24 @@ from scalelite_common.domain.entities import Server, ServerState
 from scalelite_common.errors import NoAvailableServerError, ServerTagUnavailableError
 
 
-def srv(sid: str, load: float | None = 0, tag: str | None = None, state: ServerState = ServerState.ENABLED,
-        online: bool = True, adjust: float = 0) -> Server:
-    return Server(id=sid, url=f"https://{sid}/bigbluebutton/api/", secret="s", state=state, online=online,
-                  load=load, load_adjust=adjust, tag=tag)
+def srv(
+    sid: str,
+    load: float | None = 0,
+    tag: str | None = None,
+    state: ServerState = ServerState.ENABLED,
+    online: bool = True,
+    adjust: float = 0,
+) -> Server:
+    return Server(
+        id=sid,
+        url=f"https://{sid}/bigbluebutton/api/",
+        secret="s",
+        state=state,
+        online=online,
+        load=load,
+        load_adjust=adjust,
+        tag=tag,
+    )
 
 
 def ids(servers: list[Server]) -> list[str]:
@@ -34,8 +48,13 @@ def test_least_loaded_counts_between_poll_adjustments() -> None:
 
 
 def test_only_enabled_online_polled_servers_are_candidates() -> None:
-    servers = [srv("off", online=False), srv("cord", state=ServerState.CORDONED), srv("dis", state=ServerState.DISABLED),
-               srv("unpolled", load=None), srv("ok", 50)]
+    servers = [
+        srv("off", online=False),
+        srv("cord", state=ServerState.CORDONED),
+        srv("dis", state=ServerState.DISABLED),
+        srv("unpolled", load=None),
+        srv("ok", 50),
+    ]
     assert ids(candidates(servers, TagRequest())) == ["ok"]
 
 

@@ -147,7 +147,7 @@ async def bbb_call(call_name: str, request: Request) -> Response:
         if exc.message_key == "checksumError":
             metrics.add_metric(name="ChecksumRejected", unit="Count", value=1)
         return error_response(exc)
-    except Exception:  # noqa: BLE001 - never a stack trace to the caller
+    except Exception:
         logger.exception("unhandled error in BBB call", bbb_call=call_name)
         return error_response(InternalError("An internal error occurred."))
     metrics.add_metric(name=f"Call_{call_name}", unit="Count", value=1)

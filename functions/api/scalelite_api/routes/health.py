@@ -18,7 +18,7 @@ async def health_check() -> PlainTextResponse:
         from scalelite_common.db import get_store
 
         get_store(get_settings()).get_server("__health_check__")
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
+    except Exception as exc:
         logger.exception("health check failed")
         return PlainTextResponse(f"Health Check Failure: {type(exc).__name__}", status_code=503)
     return PlainTextResponse("success")

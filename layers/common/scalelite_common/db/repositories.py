@@ -211,9 +211,9 @@ class DynamoStore:
             return None
         return _meeting(item)
 
-    def place_meeting(self, meeting: Meeting, server: Server, *, now: float) -> None:
-        """One transaction: reserve load on the server (only if it is still available and nobody else reserved
-        since we read it), store the mapping (only if absent or expired), claim the voice bridge."""
+    def place_meeting(self, meeting: Meeting, server: Server, *, now: float, exact: bool = True) -> None:
+        """One transaction: reserve load on the server (only if it is still available and, with `exact`, nobody
+        else reserved since we read it), store the mapping (only if absent or expired), claim the voice bridge."""
         pk = meeting_pk(meeting.tenant_id, meeting.meeting_id)
         meeting_condition = MeetingItem.pk.does_not_exist() | (MeetingItem.expires_at < int(now))
         vb_condition = (
@@ -227,9 +227,9 @@ class DynamoStore:
             & (ServerItem.online == True)  # noqa: E712
             & ServerItem.load.exists()
         )
-        if server.load_adjust:
+        if exact and server.load_adjust:
             server_condition &= ServerItem.load_adjust == server.load_adjust
-        else:
+        elif exact:
             server_condition &= ServerItem.load_adjust.does_not_exist() | (ServerItem.load_adjust == 0)
         try:
             with TransactWrite(connection=self._connection) as tx:
@@ -336,6 +336,21 @@ class DynamoStore:
         for model in ALL_MODELS:
             if not model.exists():
                 model.create_table(billing_mode="PAY_PER_REQUEST", wait=wait)
+
+    # ------------------------------------------------------ poller additions
+    def disable_if_cordoned(self, server_id: str) -> bool:
+        """A drained cordoned server becomes disabled (load removed) only if it is still cordoned: an operator who
+        re-enabled it while the poll ran wins. False if it is no longer cordoned or was removed."""
+        try:
+            ServerItem(server_id).update(
+                actions=[ServerItem.state.set(ServerState.DISABLED.value), ServerItem.load.remove()],
+                condition=ServerItem.state == ServerState.CORDONED.value,
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
 
 
 def batch(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -1,0 +1,5 @@
+"""BBB simulator: simulated BigBlueButton servers on loopback for tests, the local stack and benchmarks."""
+
+from bbbsim.server import Attendee, BBBSimulator, Meeting, RecordedRequest, start_simulators, stop_simulators
+
+__all__ = ["Attendee", "BBBSimulator", "Meeting", "RecordedRequest", "start_simulators", "stop_simulators"]

@@ -1,0 +1,3 @@
+from bbbsim.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,316 @@
+"""The poller against simulated BBB servers and moto: load, health hysteresis, panic, cordon drain, the meetings
+sweep (TTL extension, ended meetings, Scalelite #320 grace), versions, the deadline and the scheduled handler."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from scalelite_common.bbb.client import BBBClient, BBBResponse, Target
+from scalelite_common.domain.entities import ServerState
+from scalelite_common.services.polling import Poller
+from tests.conftest import FakeLambdaContext
+from tests.helpers import load_event
+from tests.integration.conftest import SimFactory, add_mapping, add_server, fresh_settings
+
+pytestmark = pytest.mark.usefixtures("aws")
+HOUR_AGO_MS = int((time.time() - 3600) * 1000)
+
+
+def test_poll_computes_load_stats_and_version(
+    store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
+) -> None:
+    sim = simulators()
+    sim.add_meeting("old", participants=10, moderators=2, videos=3, create_time_ms=HOUR_AGO_MS)
+    sim.add_meeting("young", participants=1, moderators=1, create_time_ms=int(time.time() * 1000))
+    sim.add_meeting(
+        "hinted", participants=0, create_time_ms=int(time.time() * 1000), metadata={"bbb-meeting-size-hint": "40"}
+    )
+    sim.add_meeting("breakout", participants=5, moderators=1, create_time_ms=HOUR_AGO_MS, is_breakout=True)
+    add_server(store, sim, "bbb1", online=False, load=None, multiplier=2.0)
+
+    summary = make_poller().cycle("all")
+
+    server = store.get_server("bbb1")
+    assert server.online and summary.came_online == ["bbb1"]
+    # old 12 + young max(2, ~15) + hinted max(0, ~40) + breakout 0, × 2; the reservations have barely decayed
+    assert server.load == pytest.approx((12 + 15 + 40) * 2.0, rel=0.01)
+    assert (server.meetings, server.users, server.largest_meeting, server.videos) == (4, 16, 10, 3)
+    assert server.bbb_version  # read from the API root
+    assert summary.versions_updated == 1
+    assert summary.online == 1 and summary.failed == []
+
+
+def test_disabled_server_is_polled_but_has_no_load(
+    store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
+) -> None:
+    sim = simulators()
+    sim.add_meeting("m", participants=3, create_time_ms=HOUR_AGO_MS)
+    add_server(store, sim, "bbb1", state=ServerState.DISABLED, online=False, load=None)
+    make_poller().cycle("servers")
+    server = store.get_server("bbb1")
+    assert server.online and server.load is None and server.users == 3
+    assert not server.available
+
+
+def test_health_hysteresis_panic_and_recovery(
+    env: pytest.MonkeyPatch, store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
+) -> None:
+    env.setenv("SERVER_UNHEALTHY_THRESHOLD", "2")
+    env.setenv("SERVER_HEALTHY_THRESHOLD", "2")
+    sim = simulators()
+    sim.add_meeting("m1", participants=4, create_time_ms=HOUR_AGO_MS)
+    add_server(store, sim, "bbb1")
+    add_mapping(store, "bbb1", "m1", voice_bridge="123456789")
+    poller = make_poller()
+    poller.cycle("all")
+    assert store.get_server("bbb1").users == 4
+
+    sim.set_fault("down")
+    poller = make_poller()  # new connection pool: bbbsim's "down" closes its listener, not open keep-alives
+    first = poller.cycle("all")
+    server = store.get_server("bbb1")
+    assert server.online and server.unhealthy_counter == 1 and first.failed == ["bbb1"]  # N−1 failures: still online
+    assert store.get_meeting("default", "m1") is not None
+
+    second = poller.cycle("all")
+    server = store.get_server("bbb1")
+    assert not server.online and second.panicked == ["bbb1"]
+    assert server.load is None and (server.meetings, server.users, server.largest_meeting, server.videos) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert server.state is ServerState.ENABLED  # the admin state is not touched
+    assert store.get_meeting("default", "m1") is None  # the next create places it anew
+    assert store.voice_bridge_owner("123456789") is None
+
+    sim.set_fault(None)
+    poller.cycle("all")
+    server = store.get_server("bbb1")
+    assert not server.online and server.healthy_counter == 1  # one success is not enough with threshold 2
+    assert server.users == 0  # stats stay as they were while below the threshold
+    poller.cycle("all")
+    server = store.get_server("bbb1")
+    assert server.online and server.load is not None and server.healthy_counter == 0 and server.users == 4
+
+
+@pytest.mark.parametrize("fault", ["failed", "malformed", "down"])
+def test_failures_of_every_kind_take_a_server_offline(
+    fault: str, store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
+) -> None:
+    sim = simulators()
+    add_server(store, sim, "bbb1")
+    sim.set_fault(fault)
+    poller = make_poller()
+    poller.cycle("servers")
+    summary = poller.cycle("servers")
+    assert summary.panicked == ["bbb1"]
+    assert not store.get_server("bbb1").online
+
+
+def test_panicked_meeting_is_placed_anew_on_the_next_create(
+    store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
+) -> None:
+    from scalelite_common.services import wiring
+    from scalelite_common.services.meetings import CreateRequest
+
+    sim_a, sim_b = simulators(), simulators()
+    add_server(store, sim_a, "a")
+    add_server(store, sim_b, "b", load=50.0)  # busier: the first create goes to a
+    service = wiring.meeting_service()
+    service.create(CreateRequest(params=[("meetingID", "class-1"), ("name", "Class")], tenant_id="default"))
+    assert store.get_meeting("default", "class-1").server_id == "a"
+
+    sim_a.set_fault("down")
+    poller = make_poller()
+    poller.cycle("all")
+    poller.cycle("all")
+    assert store.get_meeting("default", "class-1") is None
+
+    service.create(CreateRequest(params=[("meetingID", "class-1"), ("name", "Class")], tenant_id="default"))
+    assert store.get_meeting("default", "class-1").server_id == "b"
+
+
+def test_cordoned_server_drains_to_disabled(
+    store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
+) -> None:
+    busy, empty, young = simulators(), simulators(), simulators()
+    busy.add_meeting("m", participants=3, create_time_ms=HOUR_AGO_MS)
+    empty.add_meeting("idle", participants=0, create_time_ms=HOUR_AGO_MS)  # a meeting, but no attendees
+    young.add_meeting("new", participants=0, create_time_ms=int(time.time() * 1000))  # still reserved
+    for sim, sid in ((busy, "busy"), (empty, "empty"), (young, "young")):
+        add_server(store, sim, sid, state=ServerState.CORDONED)
+
+    summary = make_poller().cycle("servers")
+
+    assert summary.disabled == ["empty"]
+    assert store.get_server("empty").state is ServerState.DISABLED and store.get_server("empty").load is None
+    assert store.get_server("busy").state is ServerState.CORDONED and store.get_server("busy").load == 3
+    assert store.get_server("young").state is ServerState.CORDONED
+    assert not store.get_server("busy").available  # cordoned: a load, but no new meetings
+
+
+def test_drain_does_not_override_an_operator(store: Any, simulators: SimFactory) -> None:
+    add_server(store, simulators(), "bbb1", state=ServerState.ENABLED)
+    assert store.disable_if_cordoned("bbb1") is False
+    assert store.get_server("bbb1").state is ServerState.ENABLED
+    assert store.disable_if_cordoned("gone") is False
+
+
+def test_meetings_sweep(store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]) -> None:
+    up, down = simulators(), simulators()
+    up.add_meeting("running", participants=2, create_time_ms=HOUR_AGO_MS)
+    add_server(store, up, "up")
+    add_server(store, down, "down")
+    add_mapping(store, "up", "running", ttl=3700)  # expires in 100 s: a long meeting (Scalelite #1205)
+    add_mapping(store, "up", "ended", voice_bridge="111222333")
+    add_mapping(store, "up", "just-created", age=5)  # BBB may not list it yet (Scalelite #320)
+    add_mapping(store, "down", "unknown-fate")
+    add_mapping(store, "gone", "orphan")
+    down.set_fault("down")
+
+    before = time.time()
+    summary = make_poller().cycle("all")
+
+    running = store.get_meeting("default", "running")
+    assert running is not None and running.expires_at >= int(before) + 86400
+    assert store.get_meeting("default", "ended") is None
+    assert store.voice_bridge_owner("111222333") is None
+    assert store.get_meeting("default", "just-created") is not None
+    assert store.get_meeting("default", "unknown-fate") is not None  # server unreachable: left to the TTL
+    assert store.get_meeting("default", "orphan") is not None  # server gone: left to the TTL
+    assert (summary.meetings_running, summary.meetings_extended, summary.meetings_ended) == (1, 1, 1)
+
+    # A fresh TTL is not rewritten on every poll.
+    assert make_poller().cycle("meetings").meetings_extended == 0
+
+
+def test_poll_subtracts_only_the_reservations_it_saw(store: Any, simulators: SimFactory) -> None:
+    """A create placed while the poll is running keeps its reservation; the ones before it are folded in."""
+    from scalelite_common.config import get_settings
+
+    sim = simulators()
+    add_server(store, sim, "bbb1", load=0.0)
+    store.add_load("bbb1", 15)
+
+    class MidPollCreate(BBBClient):
+        def request(self, target: Target, call_name: str, *args: Any, **kw: Any) -> BBBResponse:
+            if call_name == "getMeetings":
+                store.add_load("bbb1", 7)  # placed between our read and the getMeetings answer
+            return super().request(target, call_name, *args, **kw)
+
+    settings = get_settings()
+    client = MidPollCreate(connect_timeout=1, response_timeout=2)
+    Poller(store, client, settings).cycle("servers")
+    assert store.get_server("bbb1").load_adjust == 7
+
+
+def test_versions_only(store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]) -> None:
+    sim = simulators()
+    add_server(store, sim, "bbb1", online=False, load=None)
+    summary = make_poller().cycle("versions")
+    server = store.get_server("bbb1")
+    assert server.bbb_version and summary.versions_updated == 1
+    assert not server.online  # versions do not change health
+
+
+def test_deadline_is_respected_with_a_hanging_server(
+    env: pytest.MonkeyPatch, store: Any, simulators: SimFactory
+) -> None:
+    from scalelite_poller.handler import handler
+
+    env.setenv("RESPONSE_TIMEOUT", "8")  # the client alone would wait 8 s
+    env.setenv("POLLER_WAIT_TIMEOUT", "30")
+    fresh_settings()
+    hung, fine = simulators(), simulators()
+    add_server(store, hung, "hung")
+    add_server(store, fine, "fine", online=False, load=None)
+    hung.set_fault("hang")
+
+    started = time.monotonic()
+    result = handler(load_event("poller/scheduled.json"), FakeLambdaContext(remaining_ms=6000))
+    elapsed = time.monotonic() - started
+
+    # 6 s left − 1.5 s margin: answers are awaited 4.5 s (not the client's 8 s), then the results are stored.
+    assert 4.0 < elapsed < 5.5, elapsed
+    assert result["timed_out"] == ["hung"] and result["failed"] == ["hung"]
+    assert result["came_online"] == ["fine"]
+    assert store.get_server("hung").unhealthy_counter == 1
+    assert store.get_server("fine").online
+
+
+def test_handler_runs_one_cycle_and_emits_metrics(
+    store: Any, simulators: SimFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scalelite_poller.handler import handler
+
+    sim = simulators()
+    sim.add_meeting("m", participants=5, create_time_ms=HOUR_AGO_MS)
+    add_server(store, sim, "bbb1")
+    result = handler(load_event("poller/scheduled.json"), FakeLambdaContext(remaining_ms=55_000))
+    assert result["cycles"] == 1 and result["servers"] == 1 and result["online"] == 1
+    assert result["total_load"] == 5
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = {m["Name"] for doc in emf for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"ServersOnline", "ServersOffline", "TotalLoad"} <= names
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("interval", "remaining_ms", "cycles"),
+    [
+        ("60", 55_000, 1),
+        ("20", 59_000, 3),  # 0, 20, 40 s
+        ("20", 30_000, 2),  # the third would start after the Lambda's end
+        ("15", 59_000, 4),
+        ("120", 59_000, 1),  # longer than the schedule period: one cycle per tick
+    ],
+)
+def test_short_intervals_poll_several_times(
+    env: pytest.MonkeyPatch, store: Any, interval: str, remaining_ms: int, cycles: int
+) -> None:
+    from scalelite_common.services import wiring
+
+    env.setenv("POLL_INTERVAL", interval)
+    clock = FakeClock()
+    settings = fresh_settings()
+    poller = Poller(store, wiring.bbb_client(settings), settings, monotonic=clock.monotonic, sleep=clock.sleep)
+    result = poller.run_scheduled(remaining_ms)
+    assert result["cycles"] == cycles
+    assert clock.sleeps == [float(interval)] * (cycles - 1)
+
+
+def test_servers_never_asked_before_the_deadline_keep_their_health(
+    env: pytest.MonkeyPatch, store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
+) -> None:
+    env.setenv("POLLER_THREADS", "1")  # the only thread is stuck on the first server
+    env.setenv("RESPONSE_TIMEOUT", "5")
+    for sid in ("a", "b"):
+        sim = simulators()
+        sim.set_fault("hang")
+        add_server(store, sim, sid)
+    poller = make_poller()
+    summary = poller.cycle("servers", stop_at=time.monotonic() + 1.0)
+    assert len(summary.timed_out) == 1 and len(summary.skipped) == 1
+    assert summary.online == 2  # one failure is below the threshold; the other was not judged
+    asked, unasked = summary.timed_out[0], summary.skipped[0]
+    assert store.get_server(asked).unhealthy_counter == 1
+    assert store.get_server(unasked).unhealthy_counter == 0
