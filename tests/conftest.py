@@ -113,6 +113,23 @@ def lambda_context() -> FakeLambdaContext:
 
 
 @pytest.fixture(autouse=True)
+def _event_loop() -> None:
+    """Mangum runs the app on the thread's current event loop (a Lambda always has one); a test that closed
+    its loop must not break the next one."""
+    import asyncio
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:
+            loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+@pytest.fixture(autouse=True)
 def _clear_metrics() -> Iterator[None]:
     yield
     from scalelite_common.observability import metrics

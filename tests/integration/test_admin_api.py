@@ -81,8 +81,8 @@ def enabled(env: pytest.MonkeyPatch) -> Iterator[None]:
     loop = asyncio.new_event_loop()  # Mangum runs the app on the current thread's event loop
     asyncio.set_event_loop(loop)
     yield
-    asyncio.set_event_loop(None)
     loop.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())  # leave a usable loop for the tests that follow
 
 
 def test_off_by_default(env: pytest.MonkeyPatch) -> None:
