@@ -48,31 +48,12 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     reset_caches()
 
 
-def serialize_moto() -> None:
-    """Real DynamoDB applies each request (a transaction included) atomically; moto's in-process backends do
-    not lock, so concurrent requests could interleave inside one transaction. One lock per request restores
-    the per-request atomicity the concurrency tests rely on (idempotent, process-wide)."""
-    import threading
-
-    from moto.core.responses import BaseResponse
-
-    if getattr(BaseResponse.call_action, "_serialized", False):
-        return
-    lock = threading.RLock()
-    original = BaseResponse.call_action
-
-    def call_action(self: Any) -> Any:
-        with lock:
-            return original(self)
-
-    call_action._serialized = True  # type: ignore[attr-defined]
-    BaseResponse.call_action = call_action  # type: ignore[method-assign]
-
-
 @pytest.fixture
 def aws() -> Iterator[None]:
     """In-process moto with our tables created from the PynamoDB models."""
     from moto import mock_aws
+
+    from scalelite_local.aws import serialize_moto
 
     serialize_moto()
     with mock_aws():

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from scalelite_local.template import CfnLoader
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 SAM_VENV = ROOT / ".venv-sam"
@@ -66,35 +68,8 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 
 
-# ------------------------------------------------------------------------------------------------------------
-# A YAML loader for CloudFormation short-form intrinsics (!Ref, !Sub, !GetAtt, !If, ...)
-# ------------------------------------------------------------------------------------------------------------
-
-
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns `!Name value` into the long form `{"Fn::Name": value}` (`!Ref` -> `Ref`,
-    `!Condition` -> `Condition`, scalar `!GetAtt A.B` -> `["A", "B"]`)."""
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if tag_suffix in ("Ref", "Condition"):
-        return {tag_suffix: value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 def cfn_load(stream: Any) -> Any:
+    # The local stack's loader (it reads the same template): one implementation of the short-tag rules.
     return yaml.load(stream, Loader=CfnLoader)  # noqa: S506 - a SafeLoader subclass
 
 
