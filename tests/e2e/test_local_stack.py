@@ -117,7 +117,7 @@ def test_requests_are_served_concurrently(stack: LocalStack) -> None:
 
 def _quietly(url: str) -> None:
     with contextlib.suppress(Exception):  # only its concurrency matters
-        urlopen(url, timeout=30).read()  # noqa: S310
+        urlopen(url, timeout=30).read()
 
 
 def test_scheduled_poll_invokes_the_poller(stack: LocalStack) -> None:
