@@ -342,6 +342,10 @@ class BBBSimulator:
                 )
             )
             fault = self.fault if self.fault_calls is None or call in self.fault_calls else None
+        if self.fault == "down":
+            # A dead server also drops connections a client kept alive: no answer, connection closed.
+            req.close_connection = True
+            return
         if self.latency:
             time.sleep(self.latency)
         if fault == "hang":
