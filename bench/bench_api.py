@@ -214,7 +214,9 @@ def our_burst(sizes: list[int], *, hints: bool) -> list[int]:
     from moto import mock_aws
 
     from bbbsim import start_simulators
+    from scalelite_local.aws import serialize_moto
 
+    serialize_moto()  # DynamoDB applies each request atomically; in-process moto needs a lock for that
     sims = start_simulators(SERVERS, secret=SECRET)
     try:
         with mock_aws():
@@ -231,10 +233,13 @@ def our_burst(sizes: list[int], *, hints: bool) -> list[int]:
                 if hints:
                     params["meta_bbb-meeting-size-hint"] = str(sizes[i])
                 out = _call("create", params)
-                return str(out["statusCode"])
+                return "SUCCESS" if "<returncode>SUCCESS</returncode>" in out["body"] else out["body"]
 
             with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
-                list(pool.map(create, range(MEETINGS)))
+                results = list(pool.map(create, range(MEETINGS)))
+            failed = [r for r in results if r != "SUCCESS"]
+            if failed:
+                raise SystemExit(f"{len(failed)} creates failed, e.g. {failed[0]}")
             placement = {m.meeting_id: m.server_id for m in store.all_meetings()}
             index = {s.id: n for n, s in enumerate(sorted(store.list_servers(), key=lambda s: s.id))}
     finally:

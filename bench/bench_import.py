@@ -73,9 +73,9 @@ def main() -> dict[str, float]:
     runs = [
         # The last line is ours; Powertools prints its metrics (EMF) to stdout before it.
         json.loads(
-            subprocess.run(
-                [sys.executable, "-c", FIRST_REQUEST], check=True, env=ENV, capture_output=True, text=True
-            ).stdout.strip().splitlines()[-1]
+            subprocess.run([sys.executable, "-c", FIRST_REQUEST], check=True, env=ENV, capture_output=True, text=True)
+            .stdout.strip()
+            .splitlines()[-1]
         )
         for _ in range(5)
     ]

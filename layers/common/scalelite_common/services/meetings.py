@@ -194,7 +194,7 @@ class MeetingService:
             )
             try:
                 # After a few lost races, settle for "still available" so a create always makes progress.
-                self.store.place_meeting(meeting, server, now=now, exact=conflicts < 3)
+                self.store.place_meeting(meeting, server, now=now, exact=conflicts < 8)
             except PlacementConflict as exc:
                 reasons = exc.reasons
                 if "meeting" in reasons:
@@ -212,7 +212,7 @@ class MeetingService:
                 # The server changed since we read it (another create reserved on it, or it went away):
                 # re-read and choose again, so concurrent creates spread instead of piling on one server.
                 conflicts += 1
-                if conflicts > 10:
+                if conflicts > 12:
                     raise InternalError("Could not place the meeting: too much contention.") from exc
                 fresh = [x for x in self.store.list_servers() if x.id not in failures]
                 ordered = candidates(fresh, tag)
