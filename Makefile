@@ -18,8 +18,9 @@ sam-venv:
 run: venv ## the local stack in the foreground (Ctrl-C stops all of it)
 	@$(VENV)/bin/scalelite-local
 
-test: install deps-check lint ## unit + integration + e2e + template checks (tests/template) + lint
-	@$(PY) -m pytest -n 2 --dist loadfile -q
+test: install deps-check lint ## unit + integration + template checks, then e2e (own process: it runs the local stack), + lint
+	@$(PY) -m pytest -n 2 --dist loadfile -q --ignore=tests/e2e
+	@$(PY) -m pytest -q tests/e2e
 
 test-unit: venv
 	@$(PY) -m pytest -q tests/unit

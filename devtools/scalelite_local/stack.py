@@ -72,6 +72,7 @@ class LocalStack:
         self.servers: list[dict[str, Any]] = []
         self.secret = ""
         self._threads: list[threading.Thread] = []
+        self._saved_environ: dict[str, str] | None = None
 
     # ----------------------------------------------------------------------------- urls
     @property
@@ -132,6 +133,7 @@ class LocalStack:
         """The functions run in this process: give them the environment AWS would (template Globals + function
         Environment), pointed at moto. Variables the operator set win over template defaults."""
         assert self.moto is not None
+        self._saved_environ = dict(os.environ)  # restored by stop(): tests share the process
         base = {
             "AWS_ENDPOINT_URL": self.moto.endpoint,
             "AWS_REGION": "us-east-1",
@@ -200,6 +202,10 @@ class LocalStack:
             self.moto.stop()
             self.moto = None
         self.gateway = self.lambda_api = None
+        if self._saved_environ is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
 
     def __enter__(self) -> LocalStack:
         return self.start()

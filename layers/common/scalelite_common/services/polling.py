@@ -306,13 +306,21 @@ class Poller:
             stop_at=stop_at if stop_at is not None else started + self.settings.poller_wait_timeout,
         )
         summary = CycleSummary(what=what)
-        servers = self.store.list_servers()
-        summary.servers = len(servers)
-        results = self._poll_servers(servers, plan, summary) if servers else []
-        for res in results:
-            self._count(res, summary)
-        if plan.meetings:
-            self._sweep(results, plan, summary)
+        # The mappings are read while the servers are polled (the sweep's writes are conditional, so a snapshot
+        # taken a moment earlier is safe): the scan's round trips overlap the BBB calls instead of following them.
+        prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-meetings") if plan.meetings else None
+        mappings = prefetch.submit(lambda: list(self.store.all_meetings())) if prefetch else None
+        try:
+            servers = self.store.list_servers()
+            summary.servers = len(servers)
+            results = self._poll_servers(servers, plan, summary) if servers else []
+            for res in results:
+                self._count(res, summary)
+            if mappings is not None:
+                self._sweep(results, plan, summary, mappings.result())
+        finally:
+            if prefetch is not None:
+                prefetch.shutdown(wait=False)
         summary.duration = self.monotonic() - started
         if plan.health:
             metrics.add_metric(name="ServersOnline", unit=MetricUnit.Count, value=summary.online)
@@ -513,7 +521,7 @@ class Poller:
             summary.total_load += res.load
 
     # ------------------------------------------------------------------- sweep
-    def _sweep(self, results: list[_Result], plan: _Plan, summary: CycleSummary) -> None:
+    def _sweep(self, results: list[_Result], plan: _Plan, summary: CycleSummary, mappings: list[Meeting]) -> None:
         """Mappings against the meetings their server listed. Only healthy answers count: a mapping whose server
         failed, timed out, was panicked or is gone is left to its TTL (or to the panic)."""
         listed = {r.server.id: r.running for r in results if r.running is not None and not r.panicked}
@@ -524,7 +532,7 @@ class Poller:
         slack = min(3600, ttl // 4)
         extend: list[Meeting] = []
         end: list[Meeting] = []
-        for meeting in self.store.all_meetings():
+        for meeting in mappings:
             running = listed.get(meeting.server_id)
             if running is None or (meeting.expires_at and meeting.expires_at < now):
                 continue
