@@ -1,8 +1,10 @@
-"""Read template.yaml (the one source of truth for tables, buckets, functions and their environment)."""
+"""Read template.yaml, the one source of truth for the local stack: tables, buckets, functions (handler, timeout,
+memory, reserved concurrency, environment) and their event sources (schedules, S3 notifications)."""
 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +15,23 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK_NAME = "scalelite-local"
+PSEUDO_PARAMETERS = {
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::StackName": STACK_NAME,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+Handler = Callable[[Any, Any], Any]
+
 
 class CfnLoader(yaml.SafeLoader):
     """SafeLoader that reads CloudFormation short tags into their long form (`!Ref X` → `{"Ref": "X"}`,
-    `!Sub s` → `{"Fn::Sub": s}`, scalar `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`)."""
+    `!Sub s` → `{"Fn::Sub": s}`, scalar `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`, `!If`, `!Equals`, ...)."""
 
 
 def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
@@ -42,18 +57,59 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
     return data
 
 
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> float | None:
+    """`rate(5 minutes)` → 300.0; cron expressions (not emulated) → None."""
+    match = _RATE.match(expression.strip())
+    if not match:
+        return None
+    return float(int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")])
+
+
 @dataclass(frozen=True)
 class Function:
     logical_id: str
     handler: str  # dotted path, e.g. scalelite_api.handler.handler
     timeout: int
     memory: int
+    reserved_concurrency: int | None = None
     environment: Mapping[str, Any] = field(default_factory=dict)
+    events: Mapping[str, Any] = field(default_factory=dict)
 
-    def load_handler(self) -> Callable[[Any, Any], Any]:
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.logical_id}"
+
+    def load_handler(self) -> Handler:
         module, _, name = self.handler.rpartition(".")
-        fn: Callable[[Any, Any], Any] = getattr(importlib.import_module(module), name)
+        fn: Handler = getattr(importlib.import_module(module), name)
         return fn
+
+
+@dataclass(frozen=True)
+class ScheduleSource:
+    """An `Events: {Type: Schedule}` entry; SAM names the EventBridge rule `<Function><EventId>`."""
+
+    function: str
+    rule: str
+    expression: str
+
+
+@dataclass(frozen=True)
+class S3Source:
+    """An `Events: {Type: S3}` entry: ObjectCreated events of `bucket` (logical id) go to `function`."""
+
+    function: str
+    bucket: str
+    event_id: str
+    prefix: str = ""
+    suffix: str = ""
+
+    def matches(self, key: str) -> bool:
+        return key.startswith(self.prefix) and key.endswith(self.suffix)
 
 
 @dataclass(frozen=True)
@@ -62,11 +118,11 @@ class Template:
 
     @property
     def resources(self) -> dict[str, Any]:
-        resources: dict[str, Any] = self.raw.get("Resources", {})
+        resources: dict[str, Any] = self.raw.get("Resources") or {}
         return resources
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {k: v.get("Properties", {}) for k, v in self.resources.items() if v.get("Type") == kind}
+        return {k: v.get("Properties") or {} for k, v in self.resources.items() if v.get("Type") == kind}
 
     @property
     def tables(self) -> dict[str, dict[str, Any]]:
@@ -78,50 +134,115 @@ class Template:
 
     @property
     def functions(self) -> dict[str, Function]:
-        defaults = self.raw.get("Globals", {}).get("Function", {})
+        defaults = (self.raw.get("Globals") or {}).get("Function") or {}
         out = {}
         for logical_id, props in self.of_type("AWS::Serverless::Function").items():
-            env = dict(defaults.get("Environment", {}).get("Variables", {}))
-            env.update(props.get("Environment", {}).get("Variables", {}))
+            env = dict(((defaults.get("Environment") or {}).get("Variables")) or {})
+            env.update(((props.get("Environment") or {}).get("Variables")) or {})
+            reserved = props.get("ReservedConcurrentExecutions", defaults.get("ReservedConcurrentExecutions"))
             out[logical_id] = Function(
                 logical_id=logical_id,
                 handler=props["Handler"],
                 timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
                 memory=int(props.get("MemorySize", defaults.get("MemorySize", 128))),
+                reserved_concurrency=None if reserved is None else int(reserved),
                 environment=env,
+                events=props.get("Events") or {},
             )
         return out
 
+    @property
+    def schedules(self) -> list[ScheduleSource]:
+        out = []
+        for function in self.functions.values():
+            for event_id, event in function.events.items():
+                props = event.get("Properties") or {}
+                if event.get("Type") != "Schedule" or str(props.get("State", "ENABLED")).upper() == "DISABLED":
+                    continue
+                if props.get("Enabled", True) in (False, "false"):
+                    continue
+                out.append(ScheduleSource(function.logical_id, function.logical_id + event_id, props["Schedule"]))
+        return out
+
+    @property
+    def s3_sources(self) -> list[S3Source]:
+        out = []
+        for function in self.functions.values():
+            for event_id, event in function.events.items():
+                props = event.get("Properties") or {}
+                bucket = props.get("Bucket")
+                if event.get("Type") != "S3" or not isinstance(bucket, dict) or "Ref" not in bucket:
+                    continue
+                kinds = props.get("Events") or []
+                kinds = [kinds] if isinstance(kinds, str) else kinds
+                if not any(str(kind).startswith("s3:ObjectCreated:") for kind in kinds):
+                    continue  # only creations are observed locally
+                rules = {
+                    str(rule.get("Name", "")).lower(): str(rule.get("Value", ""))
+                    for rule in ((props.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+                }
+                out.append(
+                    S3Source(
+                        function.logical_id,
+                        str(bucket["Ref"]),
+                        event_id,
+                        prefix=rules.get("prefix", ""),
+                        suffix=rules.get("suffix", ""),
+                    )
+                )
+        return out
+
     def parameter_default(self, name: str) -> str | None:
-        param = self.raw.get("Parameters", {}).get(name)
+        param = (self.raw.get("Parameters") or {}).get(name)
         if param is None or "Default" not in param:
             return None
-        return str(param["Default"])
+        return _scalar(param["Default"])
 
     def local_bucket_name(self, logical_id: str) -> str:
         return logical_id.lower()
 
     def resolve(self, value: Any) -> str | None:
         """A function env value as the local stack sees it: tables by logical id, buckets by their local name,
-        parameters by default. Anything else (secret ARNs, account-specific values) is not set locally."""
+        parameters by default. Anything else (secret ARNs, attributes of resources that do not exist locally)
+        resolves to None and is not set."""
         if isinstance(value, str | int | float | bool):
-            return str(value).lower() if isinstance(value, bool) else str(value)
-        if isinstance(value, dict) and "Ref" in value:
-            ref = value["Ref"]
-            kind = self.resources.get(ref, {}).get("Type")
-            if kind == "AWS::DynamoDB::Table":
-                return str(ref)
-            if kind == "AWS::S3::Bucket":
-                return self.local_bucket_name(ref)
-            if kind is None:
-                return self.parameter_default(ref)
+            return _scalar(value)
+        if not isinstance(value, dict) or len(value) != 1:
             return None
-        if isinstance(value, dict) and "Fn::Sub" in value:
+        if "Ref" in value:
+            return self._ref(str(value["Ref"]))
+        if "Fn::Sub" in value:
             # A bucket named literally (to avoid the S3-notification cycle) is referenced by the same !Sub.
             for logical_id, props in self.buckets.items():
                 if props.get("BucketName") == value:
                     return self.local_bucket_name(logical_id)
+            if isinstance(value["Fn::Sub"], str):
+                return self._sub(value["Fn::Sub"])
         return None
+
+    def _ref(self, name: str) -> str | None:
+        if name in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[name]
+        kind = (self.resources.get(name) or {}).get("Type")
+        if kind == "AWS::DynamoDB::Table":
+            return name
+        if kind == "AWS::S3::Bucket":
+            return self.local_bucket_name(name)
+        if kind is None:
+            return self.parameter_default(name)
+        return None
+
+    def _sub(self, text: str) -> str | None:
+        unresolved = False
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal unresolved
+            resolved = self._ref(match.group(1))
+            unresolved = unresolved or resolved is None
+            return resolved or ""
+
+        out = re.sub(r"\$\{([A-Za-z0-9:]+)\}", replace, text)
+        return None if unresolved else out
 
     def environment(self, function: Function) -> dict[str, str]:
         out = {}
@@ -130,3 +251,7 @@ class Template:
             if resolved is not None:
                 out[name] = resolved
         return out
+
+
+def _scalar(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -43,7 +43,10 @@ def lambda_handler(correlation_id_path: str | None = None) -> Callable[[F], F]:
             return traced(event, context)
 
         with_metrics = metrics.log_metrics(with_tracer, capture_cold_start_metric=True)
-        wrapped = logger.inject_lambda_context(with_metrics, correlation_id_path=correlation_id_path, log_event=False)
+        # clear_state: keys appended during one invocation (meeting id, command) must not leak into the next.
+        wrapped = logger.inject_lambda_context(
+            with_metrics, correlation_id_path=correlation_id_path, log_event=False, clear_state=True
+        )
         return wrapped  # type: ignore[return-value]
 
     return decorate
