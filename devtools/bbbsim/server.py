@@ -415,7 +415,7 @@ class BBBSimulator:
     def _call_create(self, p: dict[str, str], modules: bytes | None) -> tuple[int, str, str | None]:
         meeting_id = p.get("meetingID", "").strip()
         if not meeting_id:
-            return 200, self._failed("missingParamMeetingID", "You must specify a meeting ID for the meeting."), None
+            return self._missing_meeting_id()
         if not p.get("name", "").strip():
             return 200, self._failed("validationError", "You must provide a meeting name"), None
         with self._lock:
@@ -484,7 +484,7 @@ class BBBSimulator:
     def _call_join(self, p: dict[str, str], _: bytes | None) -> tuple[int, str, str | None]:
         meeting_id = p.get("meetingID", "").strip()
         if not meeting_id:
-            return 200, self._failed("missingParamMeetingID", "You must specify a meeting ID for the meeting."), None
+            return self._missing_meeting_id()
         with self._lock:
             meeting = self.meetings.get(meeting_id)
             if meeting is None:
@@ -532,7 +532,7 @@ class BBBSimulator:
     def _call_end(self, p: dict[str, str], _: bytes | None) -> tuple[int, str, str | None]:
         meeting_id = p.get("meetingID", "").strip()
         if not meeting_id:
-            return 200, self._failed("missingParamMeetingID", "You must specify a meeting ID for the meeting."), None
+            return self._missing_meeting_id()
         with self._lock:
             meeting = self.meetings.get(meeting_id)
             if meeting is None:
@@ -557,7 +557,7 @@ class BBBSimulator:
     def _call_isMeetingRunning(self, p: dict[str, str], _: bytes | None) -> tuple[int, str, str | None]:
         meeting_id = p.get("meetingID", "").strip()
         if not meeting_id:
-            return 200, self._failed("missingParamMeetingID", "You must specify a meeting ID for the meeting."), None
+            return self._missing_meeting_id()
         with self._lock:
             meeting = self.meetings.get(meeting_id)
             running = meeting is not None and meeting.running
@@ -566,7 +566,7 @@ class BBBSimulator:
     def _call_getMeetingInfo(self, p: dict[str, str], _: bytes | None) -> tuple[int, str, str | None]:
         meeting_id = p.get("meetingID", "").strip()
         if not meeting_id:
-            return 200, self._failed("missingParamMeetingID", "You must specify a meeting ID for the meeting."), None
+            return self._missing_meeting_id()
         with self._lock:
             meeting = self.meetings.get(meeting_id)
             if meeting is None:
@@ -590,7 +590,7 @@ class BBBSimulator:
     def _call_insertDocument(self, p: dict[str, str], body: bytes | None) -> tuple[int, str, str | None]:
         meeting_id = p.get("meetingID", "").strip()
         if not meeting_id:
-            return 200, self._failed("missingParamMeetingID", "You must specify a meeting ID for the meeting."), None
+            return self._missing_meeting_id()
         with self._lock:
             if meeting_id not in self.meetings:
                 return 200, self._failed("notFound", f"Meeting with id [{escape(meeting_id)}] not found."), None
@@ -599,7 +599,7 @@ class BBBSimulator:
     def _call_sendChatMessage(self, p: dict[str, str], _: bytes | None) -> tuple[int, str, str | None]:
         meeting_id = p.get("meetingID", "").strip()
         if not meeting_id:
-            return 200, self._failed("missingParamMeetingID", "You must specify a meeting ID for the meeting."), None
+            return self._missing_meeting_id()
         if not p.get("message", "").strip():
             return 200, self._failed("missingParamMessage", "You must specify a message."), None
         with self._lock:
@@ -608,6 +608,9 @@ class BBBSimulator:
         return 200, self._ok("<messageKey></messageKey><message></message>"), None
 
     # ------------------------------------------------------------------ helpers
+    def _missing_meeting_id(self) -> tuple[int, str, str | None]:
+        return 200, self._failed("missingParamMeetingID", "You must specify a meeting ID for the meeting."), None
+
     def _meeting_xml(self, m: Meeting) -> str:
         attendees = "".join(
             f"<attendee><userID>{escape(a.user_id)}</userID><fullName>{escape(a.full_name)}</fullName>"

@@ -10,10 +10,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from urllib.request import urlopen
 
-from bbbsim import BBBSimulator
-from scalelite_common.domain.entities import Server, ServerState
 from tests.conftest import FakeLambdaContext
 from tests.helpers import http_event, signed
+from tests.integration.conftest import add_server as register  # noqa: F401 - re-exported for the API tests
 
 
 @dataclass
@@ -66,31 +65,6 @@ def call_api(
 
 def bbb(call: str, params: dict[str, str] | list[tuple[str, str]] | None = None, method: str = "GET") -> Reply:
     return call_api(method, f"/bigbluebutton/api/{call}", signed(call, params or {}))
-
-
-def register(
-    store: Any,
-    sim: BBBSimulator,
-    sid: str,
-    *,
-    tag: str | None = None,
-    load: float = 0.0,
-    state: ServerState = ServerState.ENABLED,
-    online: bool = True,
-    multiplier: float = 1.0,
-) -> Server:
-    server = Server(
-        id=sid,
-        url=sim.url,
-        secret=sim.secret,
-        state=state,
-        online=online,
-        load=load if online else None,
-        tag=tag,
-        load_multiplier=multiplier,
-    )
-    store.add_server(server)
-    return server
 
 
 def follow_join(location: str) -> int:

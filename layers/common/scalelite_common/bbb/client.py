@@ -77,17 +77,14 @@ class BBBClient:
     ) -> BBBResponse:
         url = self.signed_url(target, call_name, params)
         try:
-            if body is None:
-                resp = self._http.request("GET", url, timeout=self.timeout(target.offline), redirect=False)
-            else:
-                resp = self._http.request(
-                    "POST",
-                    url,
-                    body=body,
-                    headers={"Content-Type": content_type},
-                    timeout=self.timeout(target.offline),
-                    redirect=False,
-                )
+            resp = self._http.request(
+                "GET" if body is None else "POST",  # POST only to forward a body (slides, insertDocument)
+                url,
+                body=body,
+                headers=None if body is None else {"Content-Type": content_type},
+                timeout=self.timeout(target.offline),
+                redirect=False,
+            )
         except urllib3.exceptions.HTTPError as exc:
             raise BBBTransportError(f"{type(exc).__name__}") from exc
         if resp.status != 200:

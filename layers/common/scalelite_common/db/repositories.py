@@ -72,6 +72,17 @@ def _server_item(server: Server) -> ServerItem:
     )
 
 
+def _server_actions(changes: Mapping[str, Any]) -> list[Any]:
+    """SET each attribute (REMOVE for None); states are stored by value."""
+    actions = []
+    for name, value in changes.items():
+        attr = getattr(ServerItem, name)
+        if isinstance(value, ServerState):
+            value = value.value
+        actions.append(attr.remove() if value is None else attr.set(value))
+    return actions
+
+
 def _meeting(item: MeetingItem) -> Meeting:
     return Meeting(
         tenant_id=item.tenant_id,
@@ -142,15 +153,9 @@ class DynamoStore:
 
     def update_server(self, server_id: str, changes: Mapping[str, Any]) -> Server:
         """SET the given attributes (None removes); the server must exist. Returns the updated server."""
-        actions = []
-        for name, value in changes.items():
-            attr = getattr(ServerItem, name)
-            if isinstance(value, ServerState):
-                value = value.value
-            actions.append(attr.remove() if value is None else attr.set(value))
         item = ServerItem(server_id)
         try:
-            item.update(actions=actions, condition=ServerItem.id.exists())
+            item.update(actions=_server_actions(changes), condition=ServerItem.id.exists())
         except UpdateError as exc:
             if _conditional_failed(exc):
                 raise ServerGone(server_id) from exc
@@ -183,12 +188,7 @@ class DynamoStore:
     def record_poll(self, server_id: str, changes: Mapping[str, Any], *, adjust_seen: float | None) -> Server | None:
         """Store a poll result. `adjust_seen` (the load_adjust read before polling) is subtracted, so reservations
         made while the poll was running survive it. None if the server was removed meanwhile."""
-        actions = []
-        for name, value in changes.items():
-            attr = getattr(ServerItem, name)
-            if isinstance(value, ServerState):
-                value = value.value
-            actions.append(attr.remove() if value is None else attr.set(value))
+        actions = _server_actions(changes)
         if adjust_seen:
             actions.append(ServerItem.load_adjust.add(-adjust_seen))
         item = ServerItem(server_id)
