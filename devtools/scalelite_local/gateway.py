@@ -1,60 +1,110 @@
-"""HTTP → API Gateway HTTP API (payload 2.0) events → ApiFunction → HTTP, one thread per request (a slow BBB
-server never holds up other requests, as with API Gateway + Lambda). The raw query string is passed byte for
-byte: BBB checksums are computed over it."""
+"""API Gateway HTTP API (payload format 2.0) in front of the functions: each HTTP request becomes a v2 event,
+the routed function's real handler runs on the invoker's pool (concurrently, like Lambda scaling out, so a slow
+BBB server never holds up other requests), and its v2 response becomes the HTTP response.
+
+The raw query string is passed byte for byte: BBB checksums are computed over it."""
 
 from __future__ import annotations
 
 import base64
+import json
 import sys
 import time
 import traceback
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
-from scalelite_local.invoker import Invoker, Throttled
+from scalelite_local.invoker import FunctionTimeout, Invoker, Throttled
+from scalelite_local.server import LoopbackServer, QuietHandler
+from scalelite_local.template import ACCOUNT
 
-TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
+INTEGRATION_TIMEOUT = 30.0  # HTTP API's maximum: a slower integration is answered 503
+MAX_BODY = 10 * 1024 * 1024  # HTTP API's payload limit
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/x-www-form-")
+TEXT_SUFFIXES = ("+json", "+xml")
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te", "trailer"}
 
-# Path rules, as the CloudFront distribution routes them (first match wins). Everything is the API for now;
-# recording playback behaviours are added with the recordings work.
-ROUTES: list[tuple[str, str]] = [("/", "ApiFunction")]
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str
+    function: str
+
+
+# The path behaviours of the CloudFront distribution, first match wins (CloudFront's `/bigbluebutton/api*` is a
+# plain prefix). Everything is ApiFunction for now; recording playback (RecordingsBucket origin) joins here with
+# the recordings work.
+ROUTES: tuple[Route, ...] = (
+    Route("/bigbluebutton/api", "ApiFunction"),
+    Route("/scalelite/api", "ApiFunction"),
+    Route("/", "ApiFunction"),
+)
+
+
+def route(path: str, routes: Sequence[Route] = ROUTES) -> str | None:
+    return next((r.function for r in routes if path.startswith(r.prefix)), None)
+
+
+def is_text(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    return media.startswith(TEXT_TYPES) or media.endswith(TEXT_SUFFIXES)
 
 
 def build_event(
-    method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    method: str,
+    target: str,
+    headers: Sequence[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+    *,
+    port: int | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
+    """The HTTP API v2 event for one request; `target` is the request-target exactly as received."""
+    if target.startswith(("http://", "https://")):  # absolute-form: keep path and query, still undecoded
+        parts = urlsplit(target)
+        target = (parts.path or "/") + (f"?{parts.query}" if "?" in target else "")
     raw_path, _, raw_query = target.partition("?")
+    raw_path = raw_path or "/"
     merged: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in headers:
         key = name.lower()
-        if key == "cookie":
+        if key == "cookie":  # v2 moves cookies out of the headers
             cookies.extend(c.strip() for c in value.split(";") if c.strip())
             continue
         merged[key] = f"{merged[key]},{value}" if key in merged else value
+    # Added by API Gateway.
+    forwarded = merged.get("x-forwarded-for")
+    merged["x-forwarded-for"] = f"{forwarded}, {source_ip}" if forwarded else source_ip
+    merged["x-forwarded-proto"] = "http"
+    if port is not None:
+        merged["x-forwarded-port"] = str(port)
+    merged.setdefault("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}")
     now = time.time()
-    content_type = merged.get("content-type", "")
+    host = merged.get("host", "localhost")
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": raw_path or "/",
+        "rawPath": raw_path,
         "rawQueryString": raw_query,
         "headers": merged,
         "requestContext": {
-            "accountId": "123456789012",
+            "accountId": ACCOUNT,
             "apiId": "local",
-            "domainName": merged.get("host", "localhost"),
-            "domainPrefix": merged.get("host", "localhost").split(".")[0],
+            "domainName": host,
+            "domainPrefix": host.split(".")[0],
             "http": {
                 "method": method,
-                "path": raw_path or "/",
+                "path": raw_path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,
                 "userAgent": merged.get("user-agent", ""),
             },
-            "requestId": str(uuid.uuid4()),
+            "requestId": request_id or uuid.uuid4().hex[:16],
             "routeKey": "$default",
             "stage": "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
@@ -64,12 +114,11 @@ def build_event(
     }
     if cookies:
         event["cookies"] = cookies
-    if raw_query:
-        event["queryStringParameters"] = {
-            k: ",".join(v) for k, v in parse_qs(raw_query, keep_blank_values=True).items()
-        }
+    if raw_query:  # values decoded, repeated keys comma-joined (as API Gateway does); rawQueryString untouched
+        parsed = parse_qs(raw_query, keep_blank_values=True)
+        event["queryStringParameters"] = {k: ",".join(v) for k, v in parsed.items()}
     if body:
-        if content_type.startswith(TEXT_TYPES):
+        if is_text(merged.get("content-type", "")):
             try:
                 event["body"] = body.decode("utf-8")
             except UnicodeDecodeError:
@@ -79,40 +128,87 @@ def build_event(
     return event
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class MalformedResponse(Exception):
+    pass
+
+
+def http_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A v2 integration response as (status, headers, body). Without `statusCode`, HTTP API treats the whole
+    result as a JSON 200 body."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        text = result if isinstance(result, str) else json.dumps(result)
+        return 200, [("content-type", "application/json")], text.encode()
+    try:
+        status = int(result["statusCode"])
+        headers = [(str(k).lower(), _header_value(v)) for k, v in (result.get("headers") or {}).items()]
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers.extend((str(name).lower(), _header_value(v)) for v in values)
+        headers.extend(("set-cookie", str(c)) for c in result.get("cookies") or [])
+        raw = result.get("body") or ""
+        body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise MalformedResponse(str(exc)) from exc
+    if not 100 <= status <= 599:
+        raise MalformedResponse(f"statusCode {status}")
+    return status, [(k, v) for k, v in headers if k not in HOP_BY_HOP], body
+
+
+def _header_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+_INTERNAL_ERROR = b'{"message":"Internal Server Error"}'
+
+
+class _Handler(QuietHandler):
     server: GatewayServer
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
     def _serve(self) -> None:
+        request_id = uuid.uuid4().hex[:16]
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        event = build_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
-        function = next(fn for prefix, fn in ROUTES if event["rawPath"].startswith(prefix))
-        try:
-            result = self.server.invoker.invoke(function, event)
-        except Throttled:
-            self._reply(429, {"content-type": "application/json"}, b'{"message":"Too Many Requests"}')
+        if length > MAX_BODY:
+            self.close_connection = True
+            self._reply(413, [("content-type", "application/json")], b'{"message":"Request Entity Too Large"}')
             return
-        except Exception:
-            traceback.print_exc(file=sys.stderr)
-            self._reply(502, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+        body = self.read_body()
+        event = build_event(
+            self.command,
+            self.path,
+            list(self.headers.items()),
+            body,
+            self.client_address[0],
+            port=self.server.port,
+            request_id=request_id,
+        )
+        function = route(event["rawPath"], self.server.routes)
+        if function is None or self.server.invoker.resolve(function) is None:  # no route: API Gateway's 404
+            self._reply(404, [("content-type", "application/json")], b'{"message":"Not Found"}', request_id)
             return
-        status = int(result.get("statusCode", 200))
-        headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
-        raw = result.get("body") or ""
-        data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
-        self._reply(status, headers, data, cookies=result.get("cookies") or [])
+        status, headers, data = self._invoke(function, event)
+        self._reply(status, headers, data, request_id)
 
-    def _reply(self, status: int, headers: dict[str, str], data: bytes, cookies: list[str] | None = None) -> None:
+    def _invoke(self, function: str, event: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        json_type = [("content-type", "application/json")]
+        try:
+            return http_response(self.server.invoker.invoke(function, event, timeout=self.server.timeout_for(function)))
+        except Throttled:  # Lambda refused the invocation: API Gateway answers 500
+            return 500, json_type, _INTERNAL_ERROR
+        except FunctionTimeout as exc:
+            print(f"scalelite-local: {exc} ({self.command} {event['rawPath']})", file=sys.stderr)
+            if self.server.timeout_for(function) >= INTEGRATION_TIMEOUT:  # API Gateway gave up first
+                return 503, json_type, b'{"message":"Service Unavailable"}'
+            return 502, json_type, _INTERNAL_ERROR  # the function timed out: a function error
+        except Exception:  # a function error or a malformed response: 502
+            print(f"scalelite-local: {function} failed on {self.command} {event['rawPath']}:", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            return 502, json_type, _INTERNAL_ERROR
+
+    def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes, request_id: str = "") -> None:
         self.send_response(status)
-        for name, value in headers.items():
-            if name not in ("content-length", "connection", "transfer-encoding"):
-                self.send_header(name, value)
-        for cookie in cookies or []:
-            self.send_header("set-cookie", cookie)
+        for name, value in headers:
+            self.send_header(name, value)
+        if request_id:
+            self.send_header("apigw-requestid", request_id)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
@@ -121,11 +217,11 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
 
-class GatewayServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
+class GatewayServer(LoopbackServer):
+    def __init__(self, address: tuple[str, int], invoker: Invoker, routes: Sequence[Route] = ROUTES) -> None:
+        self.routes = tuple(routes)
+        super().__init__(address, _Handler, invoker)
 
-    def __init__(self, address: tuple[str, int], invoker: Invoker) -> None:
-        self.invoker = invoker
-        super().__init__(address, _Handler)
+    def timeout_for(self, function: str) -> float:
+        fn = self.invoker.resolve(function)
+        return min(float(fn.timeout), INTEGRATION_TIMEOUT) if fn is not None else INTEGRATION_TIMEOUT

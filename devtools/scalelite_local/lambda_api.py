@@ -6,24 +6,38 @@ from __future__ import annotations
 import json
 import re
 import sys
-import threading
 import traceback
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from decimal import Decimal
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from scalelite_local.invoker import Invoker, Throttled
+from scalelite_local.server import LoopbackServer, QuietHandler
+from scalelite_local.template import ACCOUNT, REGION
 
-_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?(?:\?.*)?$")
+_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
+MAX_PAYLOAD = 6 * 1024 * 1024  # synchronous request and response limit
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    """What the Python runtime reports for an unhandled exception."""
+    return {
+        "errorMessage": str(exc),
+        "errorType": getattr(exc, "error_type", type(exc).__name__),
+        "stackTrace": traceback.format_tb(exc.__traceback__),
+    }
+
+
+def _decimal(value: Any) -> Any:
+    """The Python runtime marshals Decimal (DynamoDB numbers), and nothing else beyond plain JSON."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+class _Handler(QuietHandler):
     server: LambdaApiServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -35,71 +49,83 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _error(self, status: int, kind: str, message: str) -> None:
-        body = json.dumps({"Type": "User", "message": message}).encode()
+    def _error(self, status: int, kind: str, message: str, **extra: str) -> None:
+        body = json.dumps({"Type": "User", "Message": message, **extra}).encode()
         self._send(status, body, {"x-amzn-ErrorType": kind})
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        match = _PATH.match(self.path)
+        raw = self.read_body()
+        path, _, query = self.path.partition("?")
+        match = _PATH.match(path)
         if not match:
-            self._error(404, "UnknownOperationException", f"Unknown operation {self.path}")
+            self._error(404, "UnknownOperationException", f"Unknown operation {self.command} {path}")
             return
         name = unquote(match.group("name"))
-        invoker = self.server.invoker
-        function = invoker.resolve(name)
-        if function is None:
+        qualifier = parse_qs(query).get("Qualifier", ["$LATEST"])[0]
+        function = self.server.invoker.resolve(name)
+        if function is None or qualifier != "$LATEST":  # no versions or aliases locally
+            arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+            suffix = f":{qualifier}" if qualifier != "$LATEST" else ""
+            self._error(404, "ResourceNotFoundException", f"Function not found: {arn}{suffix}")
+            return
+        if len(raw) > MAX_PAYLOAD:
             self._error(
-                404,
-                "ResourceNotFoundException",
-                f"Function not found: arn:aws:lambda:us-east-1:123456789012:function:{name}",
+                413,
+                "RequestTooLargeException",
+                f"Request must be smaller than {MAX_PAYLOAD} bytes for the InvokeFunction operation",
             )
+            return
+        kind = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        if kind not in ("RequestResponse", "Event", "DryRun"):
+            self._error(400, "InvalidParameterValueException", f"Unsupported invocation type {kind}")
             return
         try:
             event = json.loads(raw or b"{}")
         except ValueError:
             self._error(400, "InvalidRequestContentException", "Could not parse request body into json")
             return
-        kind = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if kind == "DryRun":
             self._send(204, b"")
-            return
-        if kind == "Event":
-            threading.Thread(target=self._run_quietly, args=(function.logical_id, event), daemon=True).start()
+        elif kind == "Event":
+            self.server.invoker.invoke_async(function.logical_id, event)
             self._send(202, b"")
-            return
+        else:
+            self._invoke(function.logical_id, event)
+
+    def _invoke(self, name: str, event: Any) -> None:
+        version = {"X-Amz-Executed-Version": "$LATEST"}
         try:
-            result = invoker.invoke(function.logical_id, event)
+            result = self.server.invoker.invoke(name, event)
         except Throttled:
-            self._error(429, "TooManyRequestsException", "Rate Exceeded.")
-            return
-        except Exception as exc:
-            traceback.print_exc(file=sys.stderr)
-            payload = {
-                "errorMessage": str(exc),
-                "errorType": type(exc).__name__,
-                "stackTrace": traceback.format_tb(exc.__traceback__),
-            }
-            self._send(
-                200,
-                json.dumps(payload).encode(),
-                {"X-Amz-Function-Error": "Unhandled", "X-Amz-Executed-Version": "$LATEST"},
+            self._error(
+                429,
+                "TooManyRequestsException",
+                "Rate Exceeded.",
+                Reason="ReservedFunctionConcurrentInvocationLimitExceeded",
             )
             return
-        self._send(200, json.dumps(result, default=str).encode(), {"X-Amz-Executed-Version": "$LATEST"})
-
-    def _run_quietly(self, name: str, event: Any) -> None:
-        try:
-            self.server.invoker.invoke(name, event)
-        except Exception:
+        except Exception as exc:
+            print(f"scalelite-local: {name} failed:", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
+            failure = json.dumps(error_payload(exc)).encode()
+            self._send(200, failure, {"X-Amz-Function-Error": "Unhandled", **version})
+            return
+        try:
+            payload = json.dumps(result, default=_decimal).encode()
+        except (TypeError, ValueError) as exc:
+            marshal = {"errorMessage": f"Unable to marshal response: {exc}", "errorType": "Runtime.MarshalError"}
+            self._send(200, json.dumps(marshal).encode(), {"X-Amz-Function-Error": "Unhandled", **version})
+            return
+        if len(payload) > MAX_PAYLOAD:
+            too_large = {
+                "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD} bytes).",
+                "errorType": "Function.ResponseSizeTooLarge",
+            }
+            self._send(200, json.dumps(too_large).encode(), {"X-Amz-Function-Error": "Unhandled", **version})
+            return
+        self._send(200, payload, version)
 
 
-class LambdaApiServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class LambdaApiServer(LoopbackServer):
     def __init__(self, address: tuple[str, int], invoker: Invoker) -> None:
-        self.invoker = invoker
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, invoker)

@@ -1,56 +1,97 @@
-"""`scalelite-local` (`make run`): the local stack in the foreground; Ctrl-C or SIGTERM stops all of it."""
+"""`scalelite-local` (`make run`): the local stack in the foreground; Ctrl-C or SIGTERM stops all of it (a second
+signal exits at once)."""
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 import warnings
+from types import FrameType
 
 from scalelite_local.stack import Config, LocalStack
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING)
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
-    config = Config.from_env()
-    stack = LocalStack(config)
-    print("scalelite-local: starting (moto, gateway, Lambda API, simulated BBB servers)…", flush=True)
-    try:
-        stack.start()
-    except OSError as exc:
-        print(
-            f"scalelite-local: could not start: {exc} (is a port in use? set SCALELITE_PORT, "
-            "SCALELITE_LAMBDA_PORT or SCALELITE_AWS_PORT)",
-            file=sys.stderr,
-        )
-        return 1
+def banner(stack: LocalStack) -> str:
     lines = [
         "",
         "Scalelite Serverless local stack is ready.",
         f"  BBB API URL:   {stack.api_url}",
         f"  BBB secret:    {stack.secret}",
         f"  Lambda API:    {stack.lambda_url}   (functions: {', '.join(stack.template.functions)})",
-        f"  AWS (moto):    {stack.aws_url}",
-        f"  poll interval: {stack.schedule.ticker.period if stack.schedule else '-'} s",
+        f"  AWS (moto):    {stack.aws_url}   (tables: {', '.join(stack.template.tables)}; buckets: "
+        + ", ".join(stack.template.local_bucket_name(b) for b in stack.template.buckets)
+        + ")",
     ]
-    for server, sim in zip(stack.servers, stack.simulators, strict=False):
-        lines.append(f"  BBB server:    {server['id']}  {sim.url}  ({server['state']})")
+    for function, schedule in stack.schedules.items():
+        lines.append(f"  schedule:      {function} every {schedule.period:g} s")
+    for server in stack.servers:
+        lines.append(f"  BBB server:    {server['id']}  {server['url']}  ({server['state']}, {server['online']})")
     lines += [
         "",
         f"  try:  scalelite --endpoint-url {stack.lambda_url} servers list",
-        f"        aws lambda invoke --endpoint-url {stack.lambda_url} --function-name AdminFunction "
-        "--cli-binary-format raw-in-base64-out --payload file://events/admin/status.json out.json",
+        f"        bbbctl --server {stack.api_url.rstrip('/')} --secret {stack.secret} meeting list",
+        f"        AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws lambda invoke --region us-east-1 "
+        f"--endpoint-url {stack.lambda_url} --function-name AdminFunction "
+        "--payload fileb://events/admin/status.json /dev/stdout",
         "Ctrl-C stops everything.",
+        "",
     ]
-    print("\n".join(lines), flush=True)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scalelite-local",
+        description="Scalelite Serverless on this machine: moto, an API Gateway-style gateway, the Lambda Invoke "
+        "API, schedules, S3 events and simulated BBB servers. Settings come from the environment: "
+        "SCALELITE_PORT, SCALELITE_LAMBDA_PORT, SCALELITE_AWS_PORT, SIMULATED_SERVERS, POLL_INTERVAL, "
+        "LOADBALANCER_SECRET and any function setting (see docs/local-stack.md).",
+    )
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    config = Config.from_env()
+
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
+    ready = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():  # second Ctrl-C: do not wait for a handler that will not finish
+            sys.stderr.write("scalelite-local: forced exit\n")
+            os._exit(130)
+        stop.set()
+        if not ready:
+            raise KeyboardInterrupt  # abort start-up; start() cleans up what it started
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    started = time.monotonic()
+    try:
+        stack = LocalStack(config)
+        print("scalelite-local: starting (moto, gateway, Lambda API, simulated BBB servers)…", flush=True)
+        stack.start()
+    except KeyboardInterrupt:
+        print("scalelite-local: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(
+            f"scalelite-local: could not start: {exc} (a port in use? set SCALELITE_PORT, SCALELITE_LAMBDA_PORT "
+            "or SCALELITE_AWS_PORT)",
+            file=sys.stderr,
+        )
+        return 1
+    ready = True
+    print(banner(stack) + f"(started in {time.monotonic() - started:.1f} s)", flush=True)
+    while not stop.wait(1.0):
+        pass
     print("scalelite-local: stopping…", flush=True)
-    stack.stop()
+    stack.stop(grace=1.0)
+    print("scalelite-local: stopped", flush=True)
     return 0
 
 

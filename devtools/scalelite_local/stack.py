@@ -1,22 +1,27 @@
-"""The whole local stack, startable in-process on any ports (tests use ephemeral ones)."""
+"""The whole local stack, startable in-process on any ports (tests use ephemeral ones): `LocalStack(config)
+.start()` … `.stop()`."""
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scalelite_local.aws import MotoServer, create_resources
-from scalelite_local.events import PollerSchedule, SpoolWatcher
-from scalelite_local.gateway import GatewayServer
-from scalelite_local.invoker import Invoker
+from scalelite_local.gateway import ROUTES, GatewayServer, Route
+from scalelite_local.invoker import MAX_CONCURRENCY, Invoker
 from scalelite_local.lambda_api import LambdaApiServer
-from scalelite_local.template import TEMPLATE, Template, load
+from scalelite_local.scheduler import BucketNotifier, Schedule
+from scalelite_local.template import REGION, TEMPLATE, Handler, Template, load, rate_seconds
 
 HOST = "127.0.0.1"
+_running: LocalStack | None = None
+_running_lock = threading.Lock()
+POLLER = "PollerFunction"  # its schedule runs every POLL_INTERVAL seconds (see docs/local-stack.md)
 
 
 @dataclass
@@ -25,35 +30,46 @@ class Config:
     port: int = 8080
     lambda_port: int = 3001
     simulated_servers: int = 2
-    poll_interval: float | None = None  # None: the env var / template default
-    secret: str | None = None
+    poll_interval: float | None = None  # None: $POLL_INTERVAL, else the template's default
+    secret: str | None = None  # None: $LOADBALANCER_SECRET, else a generated one
     template_path: Path = TEMPLATE
-    overrides: Mapping[str, str] = field(default_factory=dict)  # extra function env (tests)
+    overrides: Mapping[str, str] = field(default_factory=dict)  # function env that wins over everything (tests)
+    handlers: Mapping[str, Handler] = field(default_factory=dict)  # stand-in handlers by function (tests)
+    routes: Sequence[Route] = ROUTES
+    notify_period: float = 1.0  # how often the S3 buckets are listed for new objects
+    max_concurrency: int = MAX_CONCURRENCY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
 
-        def num(name: str, default: int) -> int:
+        def number(name: str, default: float | None) -> float | None:
             raw = env.get(name, "").strip()
             if not raw:
                 return default
             try:
-                return int(raw)
+                value = float(raw)
             except ValueError:
                 raise SystemExit(f"scalelite-local: {name} must be a number, got {raw!r}") from None
+            if value < 0:
+                raise SystemExit(f"scalelite-local: {name} must not be negative, got {raw!r}")
+            return value
 
-        poll = env.get("POLL_INTERVAL", "").strip()
-        try:
-            poll_interval = float(poll) if poll else None
-        except ValueError:
-            raise SystemExit(f"scalelite-local: POLL_INTERVAL must be a number, got {poll!r}") from None
+        def port(name: str, default: int) -> int:
+            value = int(number(name, default) or 0)
+            if value > 65535:
+                raise SystemExit(f"scalelite-local: {name} must be a port number, got {value}")
+            return value
+
+        poll = number("POLL_INTERVAL", None)
+        if poll == 0:
+            raise SystemExit("scalelite-local: POLL_INTERVAL must be positive")
         return cls(
-            aws_port=num("SCALELITE_AWS_PORT", 5000),
-            port=num("SCALELITE_PORT", 8080),
-            lambda_port=num("SCALELITE_LAMBDA_PORT", 3001),
-            simulated_servers=num("SIMULATED_SERVERS", 2),
-            poll_interval=poll_interval,
+            aws_port=port("SCALELITE_AWS_PORT", 5000),
+            port=port("SCALELITE_PORT", 8080),
+            lambda_port=port("SCALELITE_LAMBDA_PORT", 3001),
+            simulated_servers=int(number("SIMULATED_SERVERS", 2) or 0),
+            poll_interval=poll,
             secret=env.get("LOADBALANCER_SECRET") or None,
         )
 
@@ -63,37 +79,40 @@ class LocalStack:
         self.config = config or Config()
         self.template = Template(load(self.config.template_path))
         self.moto: MotoServer | None = None
+        self.invoker: Invoker | None = None
         self.gateway: GatewayServer | None = None
         self.lambda_api: LambdaApiServer | None = None
-        self.invoker: Invoker | None = None
-        self.schedule: PollerSchedule | None = None
-        self.watcher: SpoolWatcher | None = None
+        self.schedules: dict[str, Schedule] = {}
+        self.notifiers: dict[str, BucketNotifier] = {}
         self.simulators: list[Any] = []
         self.servers: list[dict[str, Any]] = []
         self.secret = ""
-        self._threads: list[threading.Thread] = []
-        self._saved_environ: dict[str, str] | None = None
+        self.load_errors: dict[str, str] = {}
+        self._saved_env: dict[str, str] | None = None
 
     # ----------------------------------------------------------------------------- urls
     @property
-    def api_url(self) -> str:
-        assert self.gateway is not None
-        return f"http://{HOST}:{self.gateway.server_address[1]}/bigbluebutton/api/"
+    def gateway_url(self) -> str:
+        assert self.gateway is not None, "not started"
+        return f"http://{HOST}:{self.gateway.port}"
 
     @property
-    def gateway_url(self) -> str:
-        assert self.gateway is not None
-        return f"http://{HOST}:{self.gateway.server_address[1]}"
+    def api_url(self) -> str:
+        return f"{self.gateway_url}/bigbluebutton/api/"
 
     @property
     def lambda_url(self) -> str:
-        assert self.lambda_api is not None
-        return f"http://{HOST}:{self.lambda_api.server_address[1]}"
+        assert self.lambda_api is not None, "not started"
+        return f"http://{HOST}:{self.lambda_api.port}"
 
     @property
     def aws_url(self) -> str:
-        assert self.moto is not None
+        assert self.moto is not None, "not started"
         return self.moto.endpoint
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {"api": self.api_url, "gateway": self.gateway_url, "lambda": self.lambda_url, "aws": self.aws_url}
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
@@ -107,108 +126,187 @@ class LocalStack:
     def _start(self) -> None:
         from scalelite_common.config import generate_secret
 
+        global _running
+        with _running_lock:
+            if _running is not None:
+                # moto's backends and os.environ are process-wide: a second stack would wipe the first's.
+                raise RuntimeError("a LocalStack is already running in this process")
+            _running = self
         cfg = self.config
+        self._saved_env = dict(os.environ)
         self.moto = MotoServer(HOST, cfg.aws_port)
         self.moto.start()
         create_resources(self.template, self.moto.endpoint)
-        self.secret = cfg.secret or generate_secret()
+        self.secret = cfg.secret or os.environ.get("LOADBALANCER_SECRET") or generate_secret()
         self._configure_environment()
-        self.invoker = Invoker(self.template)
-        self.gateway = GatewayServer((HOST, cfg.port), self.invoker)
+        self.invoker = Invoker(self.template, cfg.max_concurrency, cfg.handlers)
+        self.load_errors = self.invoker.preload()
+        for name, error in self.load_errors.items():
+            print(f"scalelite-local: warning: {name} cannot be loaded ({error}); invoking it fails", file=sys.stderr)
+        self.gateway = GatewayServer((HOST, cfg.port), self.invoker, cfg.routes)
         self.lambda_api = LambdaApiServer((HOST, cfg.lambda_port), self.invoker)
-        for server in (self.gateway, self.lambda_api):
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self.gateway.start("local-gateway")
+        self.lambda_api.start("local-lambda-api")
         self._start_simulators()
-        interval = float(os.environ.get("POLL_INTERVAL") or 60)
-        self.schedule = PollerSchedule(self.invoker, interval)
-        self.schedule.ticker.start()
-        spool = self.template.local_bucket_name("SpoolBucket")
-        if "SpoolBucket" in self.template.buckets:
-            self.watcher = SpoolWatcher(self.invoker, self.moto.endpoint, spool)
-            self.watcher.ticker.start()
+        self._start_schedules()
+        self._start_notifiers()
 
     def _configure_environment(self) -> None:
-        """The functions run in this process: give them the environment AWS would (template Globals + function
-        Environment), pointed at moto. Variables the operator set win over template defaults."""
+        """The functions run in this process: give them the environment AWS would (template Globals + the
+        function's Environment, references resolved locally), pointed at moto. Variables already set in this
+        process's environment win over the template (`POLL_INTERVAL=10 make run`)."""
         assert self.moto is not None
-        self._saved_environ = dict(os.environ)  # restored by stop(): tests share the process
-        base = {
-            "AWS_ENDPOINT_URL": self.moto.endpoint,
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "LOADBALANCER_SECRET": self.secret,
-        }
-        os.environ.update(base)
-        # A machine with no AWS config at all (or a broken one) must work: dummy credentials, no shared files.
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-        os.environ.pop("AWS_PROFILE", None)
-        os.environ["AWS_CONFIG_FILE"] = os.devnull
-        os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+        env = os.environ
+        for name in [n for n in env if n.startswith("AWS_ENDPOINT_URL_")] + [
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+            "LOADBALANCER_SECRET_ARN",  # locally the secret is plain env, never Secrets Manager
+        ]:
+            env.pop(name, None)
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": self.moto.endpoint,
+                "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
+                # No AWS configuration needed, and a broken ~/.aws cannot interfere.
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon
+                "LOADBALANCER_SECRET": self.secret,
+            }
+        )
+        env.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        # A proxy from the environment must not see loopback traffic (boto3 and urllib honour these).
+        for name in ("NO_PROXY", "no_proxy"):
+            env[name] = ",".join(filter(None, [env.get(name, ""), "127.0.0.1", "localhost"]))
+        merged: dict[str, str] = {}
         for function in self.template.functions.values():
             for name, value in self.template.environment(function).items():
-                if name == "LOADBALANCER_SECRET_ARN":
-                    continue  # locally the secret is plain env, never Secrets Manager
-                os.environ.setdefault(name, value)
+                if merged.setdefault(name, value) != value:
+                    print(
+                        f"scalelite-local: warning: {name} differs between functions; all share {merged[name]!r}",
+                        file=sys.stderr,
+                    )
+        merged.pop("LOADBALANCER_SECRET_ARN", None)
+        for name, value in merged.items():
+            env.setdefault(name, value)
+        env.setdefault("POWERTOOLS_SERVICE_NAME", "scalelite-serverless")
+        env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ScaleliteServerless")
+        env.setdefault("POLL_INTERVAL", "60")
         if self.config.poll_interval is not None:
-            os.environ["POLL_INTERVAL"] = str(self.config.poll_interval)
-        os.environ.update(self.config.overrides)
-        os.environ.pop("LOADBALANCER_SECRET_ARN", None)
-        from scalelite_common import db
-        from scalelite_common.config import get_settings
-        from scalelite_common.services import wiring
-
-        get_settings.cache_clear()
-        db.reset()
-        wiring.reset()
+            env["POLL_INTERVAL"] = _number(self.config.poll_interval)
+        env.update(self.config.overrides)
+        _reset_caches()
 
     def admin(self, command: str, **args: Any) -> Any:
-        """Run an admin command through AdminFunction, exactly as the CLI does (minus HTTP)."""
-        assert self.invoker is not None
+        """Run an admin command through AdminFunction, as the CLI does (minus HTTP)."""
+        assert self.invoker is not None, "not started"
         reply = self.invoker.invoke("AdminFunction", {"command": command, "args": args})
-        if not reply.get("ok"):
-            raise RuntimeError(f"admin {command} failed: {reply.get('error')}")
+        if not isinstance(reply, dict) or not reply.get("ok"):
+            error = reply.get("error") if isinstance(reply, dict) else reply
+            raise RuntimeError(f"admin {command} failed: {error}")
         return reply.get("result")
 
     def _start_simulators(self) -> None:
-        if self.config.simulated_servers <= 0:
+        count = self.config.simulated_servers
+        if count <= 0:
             return
-        from bbbsim import start_simulators
+        from bbbsim import BBBSimulator
+        from scalelite_common.config import generate_secret
 
-        self.simulators = start_simulators(self.config.simulated_servers)
+        self.simulators = [BBBSimulator(generate_secret()).start() for _ in range(count)]
         for sim in self.simulators:
             server = self.admin("servers.add", url=sim.url, secret=sim.secret)
             self.servers.append(self.admin("servers.enable", id=server["id"]))
-        self.admin("poll", what="all")  # online now, not after the first scheduled tick
+        # Online now rather than after the first scheduled tick (a server needs SERVER_HEALTHY_THRESHOLD polls).
+        for _ in range(min(5, max(1, int(os.environ.get("SERVER_HEALTHY_THRESHOLD") or 1)))):
+            self.admin("poll", what="all")
+        self.servers = self.admin("servers.list")["servers"]
 
-    def stop(self) -> None:
-        if self.schedule is not None:
-            self.schedule.ticker.stop()
-        if self.watcher is not None:
-            self.watcher.ticker.stop()
+    def _start_schedules(self) -> None:
+        assert self.invoker is not None
+        for source in self.template.schedules:
+            period = float(os.environ["POLL_INTERVAL"]) if source.function == POLLER else None
+            period = period or rate_seconds(source.expression)
+            if period is None:
+                print(f"scalelite-local: warning: schedule {source.expression!r} is not emulated", file=sys.stderr)
+                continue
+            schedule = Schedule(self.invoker, source.function, source.rule, period)
+            schedule.ticker.start()
+            self.schedules[source.function] = schedule
+
+    def _start_notifiers(self) -> None:
+        assert self.invoker is not None and self.moto is not None
+        by_bucket: dict[str, list[Any]] = {}
+        for source in self.template.s3_sources:
+            by_bucket.setdefault(self.template.local_bucket_name(source.bucket), []).append(source)
+        for bucket, sources in by_bucket.items():
+            notifier = BucketNotifier(self.invoker, self.moto.endpoint, bucket, sources, self.config.notify_period)
+            notifier.ticker.start()
+            self.notifiers[bucket] = notifier
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Idempotent. Waits up to `grace` seconds for running invocations; afterwards every port is free and
+        no thread of the stack is left, except a handler still running past the grace period (a daemon thread
+        that cannot be killed, like a frozen Lambda sandbox)."""
+        for schedule in self.schedules.values():
+            schedule.ticker.stop()
+        for notifier in self.notifiers.values():
+            notifier.stop()
+        self.schedules, self.notifiers = {}, {}
         for server in (self.gateway, self.lambda_api):
             if server is not None:
-                server.shutdown()
-                server.server_close()
-        if self.simulators:
+                server.close()
+        self.gateway = self.lambda_api = None
+        if self.simulators:  # before the invoker: releases handlers waiting on a simulated server
             from bbbsim import stop_simulators
 
             stop_simulators(self.simulators)
             self.simulators = []
+        if self.invoker is not None:
+            busy = self.invoker.close(timeout=grace)
+            if busy:
+                print(f"scalelite-local: {len(busy)} invocation(s) still running at stop", file=sys.stderr)
+            self.invoker = None
         if self.moto is not None:
             self.moto.stop()
             self.moto = None
-        self.gateway = self.lambda_api = None
-        if self._saved_environ is not None:
-            os.environ.clear()
-            os.environ.update(self._saved_environ)
-            self._saved_environ = None
+        if self._saved_env is not None:
+            _restore_environment(self._saved_env)
+            self._saved_env = None
+            _reset_caches()
+        global _running
+        with _running_lock:
+            if _running is self:
+                _running = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _restore_environment(saved: Mapping[str, str]) -> None:
+    for name in [n for n in os.environ if n not in saved]:
+        del os.environ[name]
+    for name, value in saved.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+
+
+def _reset_caches() -> None:
+    """Settings, DynamoDB bindings and service wiring are cached per process; re-read them from the environment."""
+    from scalelite_common import db
+    from scalelite_common.config import get_settings
+    from scalelite_common.services import wiring
+
+    get_settings.cache_clear()
+    db.reset()
+    wiring.reset()

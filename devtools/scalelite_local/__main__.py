@@ -1,0 +1,3 @@
+from scalelite_local.main import main
+
+raise SystemExit(main())
