@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import statistics
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
+
+from bench.common import use_bench_env
 
 SECRET = "bench-secret"
 SERVERS = 10
@@ -47,29 +49,13 @@ def counting_round_trips() -> Iterator[Counter[str]]:
 
 
 def _env() -> None:
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "LOADBALANCER_SECRET": SECRET,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "bench",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+    use_bench_env(SECRET)
 
 
 def _reset() -> None:
-    from scalelite_common import db
-    from scalelite_common.config import get_settings
     from scalelite_common.services import wiring
 
-    get_settings.cache_clear()
-    db.reset()
-    wiring.reset()
+    wiring.reset_all()
 
 
 def _signed(call: str, params: dict[str, str]) -> str:
@@ -79,40 +65,18 @@ def _signed(call: str, params: dict[str, str]) -> str:
     return f"{query}&checksum={hashlib.sha256(f'{call}{query}{SECRET}'.encode()).hexdigest()}"
 
 
+_loops = threading.local()
+
+
 def _call(call: str, params: dict[str, str]) -> dict[str, Any]:
     from scalelite_api.handler import handler
+    from scalelite_local.gateway import build_event
 
-    try:
-        asyncio.get_event_loop()
-    except RuntimeError:
-        asyncio.set_event_loop(asyncio.new_event_loop())
-    path = f"/bigbluebutton/api/{call}"
-    event = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": _signed(call, params),
-        "headers": {"host": "lb.example.com"},
-        "isBase64Encoded": False,
-        "requestContext": {
-            "http": {
-                "method": "GET",
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "bench",
-            },
-            "stage": "$default",
-            "requestId": "r",
-            "routeKey": "$default",
-            "accountId": "1",
-            "apiId": "a",
-            "domainName": "lb.example.com",
-            "domainPrefix": "lb",
-            "time": "",
-            "timeEpoch": 0,
-        },
-    }
+    if getattr(_loops, "loop", None) is None:  # Mangum runs on the thread's event loop; each worker needs one
+        _loops.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(_loops.loop)
+    target = f"/bigbluebutton/api/{call}?{_signed(call, params)}"
+    event = build_event("GET", target, [("Host", "lb.example.com")], b"", "127.0.0.1")
 
     class Ctx:
         function_name = "ApiFunction"

@@ -6,11 +6,12 @@ wait at 10 s, so a fifth of the fleet is not even polled in time.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from typing import Any
+
+from bench.common import use_bench_env
 
 SECRET = "bench-secret"
 SERVERS = 500
@@ -21,19 +22,7 @@ SCALELITE_WAIT = 10.0  # POLLER_WAIT_TIMEOUT
 
 
 def _env() -> None:
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "LOADBALANCER_SECRET": SECRET,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "bench",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+    use_bench_env(SECRET)
 
 
 # The simulators run in their own process, as BBB servers run on their own machines: 500 HTTP servers in the
@@ -110,9 +99,6 @@ def run() -> dict[str, float]:
     from scalelite_common.services.polling import Poller
 
     _env()
-    get_settings.cache_clear()
-    db.reset()
-    wiring.reset()
     print(f"== Poller: one cycle over {SERVERS} servers answering in {LATENCY * 1000:.0f} ms (target ≤ {TARGET:g} s)")
     started = time.monotonic()
     proc, fleet = _start_fleet(SERVERS)

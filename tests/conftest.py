@@ -31,13 +31,9 @@ for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LOADBALANCER_SECRET_ARN", "LOA
 
 
 def reset_caches() -> None:
-    from scalelite_common import db
-    from scalelite_common.config import get_settings
     from scalelite_common.services import wiring
 
-    get_settings.cache_clear()
-    db.reset()
-    wiring.reset()
+    wiring.reset_all()
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -38,36 +36,10 @@ def http_event(
     body: bytes | str | None = None,
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event, as the gateway and AWS build it."""
+    """An API Gateway HTTP API (payload 2.0) event, built exactly as the local stack's gateway builds it."""
+    from scalelite_local.gateway import build_event
+
     hdrs = {"host": "lb.example.com", "user-agent": "pytest", **{k.lower(): v for k, v in (headers or {}).items()}}
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": raw_query,
-        "headers": hdrs,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": "lb.example.com",
-            "domainPrefix": "lb",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "pytest",
-            },
-            "requestId": "req",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
-            "timeEpoch": int(time.time() * 1000),
-        },
-        "isBase64Encoded": False,
-    }
-    if body is not None:
-        raw = body.encode() if isinstance(body, str) else body
-        event["body"] = base64.b64encode(raw).decode()
-        event["isBase64Encoded"] = True
-    return event
+    raw = body.encode() if isinstance(body, str) else (body or b"")
+    target = f"{path}?{raw_query}" if raw_query else path
+    return build_event(method, target, list(hdrs.items()), raw, "127.0.0.1")

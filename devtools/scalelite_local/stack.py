@@ -303,10 +303,6 @@ def _restore_environment(saved: Mapping[str, str]) -> None:
 
 def _reset_caches() -> None:
     """Settings, DynamoDB bindings and service wiring are cached per process; re-read them from the environment."""
-    from scalelite_common import db
-    from scalelite_common.config import get_settings
     from scalelite_common.services import wiring
 
-    get_settings.cache_clear()
-    db.reset()
-    wiring.reset()
+    wiring.reset_all()

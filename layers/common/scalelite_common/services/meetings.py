@@ -143,7 +143,7 @@ class MeetingService:
                     # The meeting's server cannot be reached: place the meeting anew instead of failing the call.
                     logger.warning("meeting server unreachable; re-placing", meeting_id=meeting_id, server=server.id)
             self._drop_mapping(existing)
-            servers = [x for x in servers if existing is None or x.id != existing.server_id] or servers
+            servers = [x for x in servers if x.id != existing.server_id] or servers
         return self._create_new(req, meeting_id, tag, servers, now)
 
     def _reusable(self, meeting: Meeting, server: Server | None) -> bool:

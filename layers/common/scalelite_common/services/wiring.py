@@ -32,3 +32,12 @@ def meeting_service(settings: Settings | None = None) -> MeetingService:
 def reset() -> None:
     bbb_client.cache_clear()
     _meeting_service.cache_clear()
+
+
+def reset_all() -> None:
+    """Re-read settings from the environment and rebuild the store and services (tests, benches, local stack)."""
+    from scalelite_common import db
+
+    get_settings.cache_clear()
+    db.reset()
+    reset()
