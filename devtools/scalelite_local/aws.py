@@ -49,8 +49,13 @@ class MotoServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import ThreadedWSGIServer
+        from moto.moto_server import werkzeug_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+        # moto ≥ 5.2 ships a handler that keeps underscores in S3 metadata header names; 5.1 (pinned: see
+        # pyproject.toml) does not, and werkzeug's own handler is what its moto_server uses.
+        handler = getattr(werkzeug_app, "MotoRequestHandler", WSGIRequestHandler)
 
         class Server(ConnectionTracking, ThreadedWSGIServer):
             pass
@@ -61,7 +66,7 @@ class MotoServer:
         app = DomainDispatcherApplication(create_backend_app)
         # Bound here, not by werkzeug: on a busy port it prints and calls sys.exit() instead of raising.
         with socket.create_server((self.host, self.port), backlog=128) as sock:
-            self._server = Server(self.host, sock.getsockname()[1], app, handler=MotoRequestHandler, fd=sock.fileno())
+            self._server = Server(self.host, sock.getsockname()[1], app, handler=handler, fd=sock.fileno())
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="local-moto", daemon=True

@@ -211,6 +211,50 @@ def test_poll_subtracts_only_the_reservations_it_saw(store: Any, simulators: Sim
     assert store.get_server("bbb1").load_adjust == 7
 
 
+def test_poll_writes_only_what_changed(store: Any, simulators: SimFactory) -> None:
+    """A steady server costs no write; a busy one a write of just the figures that moved."""
+    from scalelite_common.config import get_settings
+    from scalelite_common.services import wiring
+
+    written: list[dict[str, Any]] = []
+
+    class Spy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        def record_poll(self, server_id: str, changes: Any, *, adjust_seen: float | None) -> Any:
+            written.append(dict(changes))
+            return store.record_poll(server_id, changes, adjust_seen=adjust_seen)
+
+    sim = simulators()
+    sim.add_meeting("m", participants=3, moderators=1, videos=1, create_time_ms=HOUR_AGO_MS)
+    add_server(store, sim, "bbb1", load=0.0)
+    settings = get_settings()
+    poller = Poller(Spy(), wiring.bbb_client(settings), settings)  # type: ignore[arg-type]
+    poller.cycle("servers")
+    assert written and {"users", "meetings", "load"} <= set(written[-1])
+    written.clear()
+
+    poller.cycle("servers")
+    assert written == []  # nothing changed: nothing written
+
+    sim.add_attendee("m", "Ada", "VIEWER")
+    poller.cycle("servers")
+    assert written == [{"users": 4, "largest_meeting": 4, "load": 5.0}]
+    assert store.get_server("bbb1").users == 4
+
+
+def test_dynamodb_connection_pool_covers_the_poller_threads(env: pytest.MonkeyPatch) -> None:
+    """Every poller thread may write at once: a smaller pool would discard connections (a TLS handshake each)."""
+    from scalelite_common.db import get_store
+    from scalelite_common.db.models import ServerItem
+
+    env.setenv("POLLER_THREADS", "100")
+    get_store()
+    client = ServerItem._get_connection().connection.client
+    assert client.meta.config.max_pool_connections == 100
+
+
 def test_versions_only(store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]) -> None:
     sim = simulators()
     add_server(store, sim, "bbb1", online=False, load=None)

@@ -79,8 +79,18 @@ class VoiceBridgeItem(Model):
 ALL_MODELS: tuple[type[Model], ...] = (ServerItem, MeetingItem, VoiceBridgeItem)
 
 
-def bind(*, servers_table: str, meetings_table: str, voice_bridges_table: str, region: str, host: str | None) -> None:
-    """Point the models at the physical tables of this stack (moto locally, AWS in Lambda)."""
+def bind(
+    *,
+    servers_table: str,
+    meetings_table: str,
+    voice_bridges_table: str,
+    region: str,
+    host: str | None,
+    max_pool_connections: int = 10,
+) -> None:
+    """Point the models at the physical tables of this stack (moto locally, AWS in Lambda). `max_pool_connections`
+    is per model: the poller writes from POLLER_THREADS threads at once, and a pool smaller than that discards
+    connections (a new TLS handshake for every write beyond it)."""
     for model, name in (
         (ServerItem, servers_table),
         (MeetingItem, meetings_table),
@@ -88,5 +98,7 @@ def bind(*, servers_table: str, meetings_table: str, voice_bridges_table: str, r
     ):
         model.Meta.table_name = name
         model.Meta.region = region
-        setattr(model.Meta, "host", host)  # noqa: B010 - Meta classes declare no `host` until bound
+        # Meta classes declare neither until bound.
+        setattr(model.Meta, "host", host)  # noqa: B010
+        setattr(model.Meta, "max_pool_connections", max_pool_connections)  # noqa: B010
         model._connection = None  # drop a connection made for another table/endpoint

@@ -120,14 +120,18 @@ def _meeting_item(meeting: Meeting) -> MeetingItem:
 
 class DynamoStore:
     def __init__(self, settings: Settings) -> None:
+        pool = max(10, settings.poller_threads)  # botocore's default is 10
         bind(
             servers_table=settings.servers_table,
             meetings_table=settings.meetings_table,
             voice_bridges_table=settings.voice_bridges_table,
             region=settings.aws_region,
             host=settings.aws_endpoint_url,
+            max_pool_connections=pool,
         )
-        self._connection = Connection(region=settings.aws_region, host=settings.aws_endpoint_url)
+        self._connection = Connection(
+            region=settings.aws_region, host=settings.aws_endpoint_url, max_pool_connections=pool
+        )
 
     # ---------------------------------------------------------------- servers
     def list_servers(self) -> list[Server]:

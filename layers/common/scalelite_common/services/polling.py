@@ -455,8 +455,12 @@ class Poller:
         if fetched.version and fetched.version != server.bbb_version:
             changes["bbb_version"] = fetched.version
             res.version_updated = True
-        if not adjust_seen and _unchanged(server, changes):
-            updated: Server | None = server  # steady server: no write (most polls of a quiet fleet)
+        # Only what differs from the snapshot read at the start of the cycle is written: a steady server costs no
+        # write at all, a busy one a short update (and a field changed meanwhile by an operator is not clobbered
+        # with the value it already had when we read it).
+        changes = {name: value for name, value in changes.items() if getattr(server, name) != value}
+        if not adjust_seen and not changes:
+            updated: Server | None = server
         else:
             updated = self.store.record_poll(server.id, changes, adjust_seen=adjust_seen or None)
         if updated is None:
@@ -582,10 +586,6 @@ def _collect(futures: Iterable[Future[_Result | None]]) -> list[_Result]:
         elif (result := future.result()) is not None:
             results.append(result)
     return results
-
-
-def _unchanged(server: Server, changes: Mapping[str, Any]) -> bool:
-    return all(getattr(server, name) == value for name, value in changes.items())
 
 
 def _describe(exc: BaseException) -> str:
