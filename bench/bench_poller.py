@@ -128,9 +128,7 @@ def run() -> dict[str, float]:
         store.create_tables(wait=True)
         now = time.time()
         for i, (url, secret) in enumerate(fleet):
-            server = Server(
-                id=f"bbb{i:03d}", url=url, secret=secret, state=ServerState.ENABLED, online=True, load=0.0
-            )
+            server = Server(id=f"bbb{i:03d}", url=url, secret=secret, state=ServerState.ENABLED, online=True, load=0.0)
             store.add_server(server)
             # One mapping per server, so the sweep has 500 meetings to check against the getMeetings lists.
             meeting = Meeting(
@@ -172,8 +170,10 @@ def run() -> dict[str, float]:
             f"{summary.meetings_running} meetings swept; scans {scans:.2f} s, poller CPU {cpu:.2f} s){verdict}"
         )
 
-    print(f"  ours ({settings.poller_threads} threads; the fan-out alone is ⌈{SERVERS}/{settings.poller_threads}⌉ × "
-          f"{LATENCY:g} s):")
+    print(
+        f"  ours ({settings.poller_threads} threads; the fan-out alone is ⌈{SERVERS}/{settings.poller_threads}⌉ × "
+        f"{LATENCY:g} s):"
+    )
     print(line("busy", busy, f"every server changed: {SERVERS} writes", target=True))
     print(line("steady", steady, "nothing changed: no writes", target=True))
     print(line("cold", cold, f"first cycle: new connections, {SERVERS} writes, versions read"))
