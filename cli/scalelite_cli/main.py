@@ -271,8 +271,14 @@ class Runner:
 
     def servers_add(self) -> None:
         a = self.args
+        if a.multiplier is not None and a.load_multiplier is not None and a.multiplier != a.load_multiplier:
+            raise CLIError("the load multiplier was given twice, with different values")
+        if a.positional_tag is not None and a.tag is not None and a.positional_tag != a.tag:
+            raise CLIError("the tag was given twice, with different values")
+        multiplier = a.load_multiplier if a.load_multiplier is not None else a.multiplier
+        tag = a.tag if a.tag is not None else a.positional_tag
         server = self.call(
-            "servers.add", url=a.url, secret=a.secret, load_multiplier=a.load_multiplier, tag=a.tag, id=a.server_id
+            "servers.add", url=a.url, secret=a.secret, load_multiplier=multiplier, tag=tag, id=a.server_id
         )
         self.out(
             f"OK\nid: {server['id']}\n(added disabled: enable it with `scalelite servers enable {server['id']}`)",
@@ -419,20 +425,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scalelite", description="Administer Scalelite Serverless.", parents=[common(False)])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
-    def add(group: Any, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text, parents=[sub_common])
+    def add(
+        group: Any, name: str, handler: str, help_text: str, aliases: Sequence[str] = ()
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = group.add_parser(
+            name, help=help_text, description=help_text, parents=[sub_common], aliases=list(aliases)
+        )
         p.set_defaults(handler=handler)
         return p
 
     add(commands, "status", "status", "servers with their state, health, meetings, users and load")
 
+    # A bare `servers` or `meetings` lists, as Scalelite's `rake servers` and `rake meetings` do.
     servers = commands.add_parser("servers", help="manage BigBlueButton servers", parents=[sub_common])
-    s = servers.add_subparsers(dest="servers_command", required=True, metavar="ACTION", parser_class=_Parser)
+    servers.set_defaults(handler="servers_list")
+    s = servers.add_subparsers(dest="servers_command", required=False, metavar="ACTION", parser_class=_Parser)
     add(s, "list", "servers_list", "list the servers")
     add(s, "get", "servers_get", "show one server").add_argument("id")
     p = add(s, "add", "servers_add", "add a server (it starts disabled)")
     p.add_argument("url", help="BBB API URL, e.g. https://bbb1.example.com/bigbluebutton/api")
     p.add_argument("secret", help="the server's shared secret (bbb-conf --secret)")
+    # Also positional, in the order of Scalelite's `servers:add[url,secret,load_multiplier,tag]`.
+    p.add_argument("multiplier", nargs="?", type=_number, metavar="LOAD_MULTIPLIER", help="same as --load-multiplier")
+    p.add_argument("positional_tag", nargs="?", metavar="TAG", help="same as --tag")
     p.add_argument("--load-multiplier", type=_number)
     p.add_argument("--tag")
     p.add_argument(
@@ -452,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--keep-state", action="store_true", help="do not disable the server")
     p.add_argument("--skip-end-calls", action="store_true", help="only forget the meetings, do not end them")
-    p = add(s, "load-multiplier", "servers_load_multiplier", "set a server's load multiplier")
+    p = add(s, "load-multiplier", "servers_load_multiplier", "set a server's load multiplier", ["loadMultiplier"])
     p.add_argument("id")
     p.add_argument("value", type=_number)
     p = add(s, "tag", "servers_tag", 'set a server\'s tag ("" removes it)')
@@ -475,7 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", nargs="?", choices=("all", "servers", "meetings", "versions"), default="all")
 
     meetings = commands.add_parser("meetings", help="list, inspect or end meetings", parents=[sub_common])
-    m = meetings.add_subparsers(dest="meetings_command", required=True, metavar="ACTION", parser_class=_Parser)
+    meetings.set_defaults(handler="meetings_list", meeting_ids=[])
+    m = meetings.add_subparsers(dest="meetings_command", required=False, metavar="ACTION", parser_class=_Parser)
     add(m, "list", "meetings_list", "list meetings and their servers").add_argument("meeting_ids", nargs="*")
     add(m, "info", "meetings_info", "details of one meeting").add_argument("meeting_id")
     add(m, "end", "meetings_end", "end meetings (all if none given)").add_argument("meeting_ids", nargs="*")

@@ -104,6 +104,22 @@ def test_update_commands(cli: Callable[..., Result], store: Any) -> None:
     assert store.get_server("bbb1").state.value == "cordoned"
 
 
+def test_scalelite_rake_spellings(cli: Callable[..., Result], store: Any) -> None:
+    """`servers:add[url,secret,multiplier,tag]`, `servers:loadMultiplier`, and bare `servers` / `meetings`."""
+    added = cli("servers", "add", URL, "s", "2", "big", "--id", "bbb1", "--json")
+    assert added.code == 0 and (added.json()["load_multiplier"], added.json()["tag"]) == (2.0, "big")
+    assert added.sent[0]["args"]["load_multiplier"] == 2.0 and added.sent[0]["args"]["tag"] == "big"
+    clash = cli("servers", "add", URL, "s", "2", "--load-multiplier", "3", "--id", "bbb2")
+    assert clash.code == 1 and clash.sent == [] and "twice" in clash.err
+    assert store.get_server("bbb2") is None
+    assert cli("servers", "loadMultiplier", "bbb1", "4").code == 0 and store.get_server("bbb1").load_multiplier == 4
+    listed = cli("servers", "--json")
+    assert listed.code == 0 and [s["id"] for s in listed.json()] == ["bbb1"]
+    assert listed.sent == [{"command": "servers.list", "args": {}}]
+    meetings = cli("meetings")
+    assert meetings.code == 0 and meetings.sent == [{"command": "meetings.list", "args": {}}]
+
+
 def test_errors_are_one_line_and_exit_1(cli: Callable[..., Result]) -> None:
     missing = cli("servers", "enable", "nope")
     assert (missing.code, missing.out, missing.err) == (1, "", "error: No server found with id: nope\n")
