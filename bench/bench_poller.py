@@ -18,6 +18,8 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.common import use_bench_env
@@ -83,6 +85,25 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.kill()
 
 
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    cpu: float  # this process (the poller)
+    moto_cpu: float
+    fleet_cpu: float
+    scans: float
+    summary: Any
+
+
+def _cpu(proc: subprocess.Popen[str]) -> float:
+    """CPU seconds (user + system) used so far by a child process; 0 where /proc is not there."""
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class TimedStore:
     """The store, with the wall time of its scans recorded."""
 
@@ -112,7 +133,7 @@ def run() -> dict[str, float]:
     from scalelite_common.config import get_settings
     from scalelite_common.domain.entities import Meeting, Server, ServerState
     from scalelite_common.services import wiring
-    from scalelite_common.services.polling import CycleSummary, Poller
+    from scalelite_common.services.polling import Poller
 
     use_bench_env(SECRET)
     print(f"== Poller: one cycle over {SERVERS} servers answering in {LATENCY * 1000:.0f} ms (target ≤ {TARGET:g} s)")
@@ -144,11 +165,14 @@ def run() -> dict[str, float]:
         timed = TimedStore(store)
         poller = Poller(timed, wiring.bbb_client(settings), settings)
 
-        def timed_cycle() -> tuple[float, float, float, CycleSummary]:
+        def timed_cycle() -> Run:
             timed.spent.clear()
+            before = [_cpu(p) for p in (moto, fleet_proc)]
             t0, cpu0 = time.monotonic(), time.process_time()
             summary = poller.cycle("all")
-            return time.monotonic() - t0, time.process_time() - cpu0, sum(timed.spent.values()), summary
+            wall, cpu = time.monotonic() - t0, time.process_time() - cpu0
+            moto_cpu, fleet_cpu = (_cpu(p) - b for p, b in zip((moto, fleet_proc), before, strict=True))
+            return Run(wall, cpu, moto_cpu, fleet_cpu, sum(timed.spent.values()), summary)
 
         cold = timed_cycle()  # new connections; every server's figures (and versions) are new
         busy_runs, steady_runs = [], []
@@ -162,20 +186,20 @@ def run() -> dict[str, float]:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         wiring.reset_all()
 
-    Figures = tuple[float, float, float, CycleSummary]
-
-    def line(label: str, runs: list[Figures], note: str, target: bool = False) -> str:
-        walls = sorted(run[0] for run in runs)
-        wall, cpu, scans, _ = sorted(runs, key=lambda run: run[0])[len(runs) // 2]  # the median run
-        healthy = all(run[3].online == SERVERS and not run[3].failed for run in runs)
-        swept = min(run[3].meetings_running for run in runs)
+    def line(label: str, runs: list[Run], note: str, target: bool = False) -> str:
+        walls = sorted(run.wall for run in runs)
+        mid = sorted(runs, key=lambda run: run.wall)[len(runs) // 2]  # the median run
+        healthy = all(run.summary.online == SERVERS and not run.summary.failed for run in runs)
+        swept = min(run.summary.meetings_running for run in runs)
         verdict = ""
         if target:
-            verdict = "  ok" if wall <= TARGET and healthy else "  OVER TARGET"
+            verdict = "  ok" if mid.wall <= TARGET and healthy else "  OVER TARGET"
         spread = f" (median of {len(runs)}, {walls[0]:.2f}–{walls[-1]:.2f})" if len(runs) > 1 else ""
         return (
-            f"  {label:<7}{wall:5.2f} s{spread}  {note}; {'all' if healthy else 'NOT all'} online, ≥ {swept} meetings "
-            f"swept; scans {scans:.2f} s, poller CPU {cpu:.2f} s{verdict}"
+            f"  {label:<7}{mid.wall:5.2f} s{spread}  {note}; {'all' if healthy else 'NOT all'} online, ≥ {swept} "
+            f"meetings swept{verdict}\n"
+            f"{'':9}CPU: poller {mid.cpu:.2f} s, moto {mid.moto_cpu:.2f} s, fleet {mid.fleet_cpu:.2f} s "
+            f"(2 cores: {2 * mid.wall:.2f} s available); scans {mid.scans:.2f} s"
         )
 
     print(
@@ -193,9 +217,9 @@ def run() -> dict[str, float]:
     )
     median = len(busy_runs) // 2
     return {
-        "busy": sorted(run[0] for run in busy_runs)[median],
-        "steady": sorted(run[0] for run in steady_runs)[median],
-        "cold": cold[0],
+        "busy": sorted(run.wall for run in busy_runs)[median],
+        "steady": sorted(run.wall for run in steady_runs)[median],
+        "cold": cold.wall,
         "scalelite": scalelite,
     }
 
