@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,15 +44,20 @@ def lambda_invoker(
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+    from botocore.parsers import ResponseParserError
 
     where = endpoint_url or "AWS"
     config = Config(connect_timeout=10, read_timeout=900, retries={"total_max_attempts": 1})
 
     def session() -> Any:
+        # boto3 reads AWS_DEFAULT_REGION and the config files; AWS_REGION (what the AWS CLI v2 and Lambda set) is
+        # honoured too, after those.
         base = boto3.session.Session(region_name=region)
+        if base.region_name is None and os.environ.get("AWS_REGION"):
+            base = boto3.session.Session(region_name=os.environ["AWS_REGION"])
         if endpoint_url is None:
             if base.region_name is None:
-                raise CLIError("no AWS region configured: pass --region or set AWS_REGION")
+                raise CLIError("no AWS region configured: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
             return base
         # A local stack needs no real account: a machine without any AWS configuration must work too.
         try:
@@ -80,6 +86,8 @@ def lambda_invoker(
             raise CLIError(f"{err.get('Code', 'error')}: {err.get('Message', str(exc))}") from None
         except BotoCoreError as exc:
             raise CLIError(f"{where}: {exc}") from None
+        except ResponseParserError:  # something answered, but not an AWS API (a wrong port, a proxy page)
+            raise CLIError(f"{where} did not answer like an AWS endpoint: check the URL") from None
 
     resolved: dict[str, Any] = {}
 

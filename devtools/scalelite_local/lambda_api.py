@@ -6,18 +6,22 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 import traceback
 import uuid
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, unquote
+from xml.sax.saxutils import escape
 
 from scalelite_local.invoker import Invoker, Throttled
 from scalelite_local.server import LoopbackServer, QuietHandler
-from scalelite_local.template import ACCOUNT, REGION
+from scalelite_local.template import ACCOUNT, REGION, STACK_NAME
 
 _PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 MAX_PAYLOAD = 6 * 1024 * 1024  # synchronous request and response limit
+_CFN_NS = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/00000000-0000-0000-0000-000000000000"
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
@@ -40,10 +44,10 @@ class _Handler(QuietHandler):
     server: LambdaApiServer
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        headers = {"Content-Type": "application/json", **(headers or {})}
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -57,6 +61,9 @@ class _Handler(QuietHandler):
         raw = self.read_body()
         path, _, query = self.path.partition("?")
         match = _PATH.match(path)
+        if not match and path in ("", "/") and self.server.outputs is not None:
+            self._cloudformation(raw)
+            return
         if not match:
             self._error(404, "UnknownOperationException", f"Unknown operation {self.command} {path}")
             return
@@ -91,6 +98,36 @@ class _Handler(QuietHandler):
             self._send(202, b"")
         else:
             self._invoke(function.logical_id, event)
+
+    def _cloudformation(self, raw: bytes) -> None:
+        """CloudFormation's DescribeStacks (query protocol, XML) for the local stack, so `scalelite --stack-name`
+        resolves its function from the stack outputs locally exactly as in AWS."""
+        form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+        action, name = form.get("Action", ""), form.get("StackName", "")
+        if action != "DescribeStacks":
+            self._xml_error(400, "InvalidAction", f"The action {action or '(none)'} is not valid for this endpoint.")
+        elif name and name not in (STACK_NAME, STACK_ID):
+            self._xml_error(400, "ValidationError", f"Stack with id {name} does not exist")
+        else:
+            outputs = "".join(
+                f"<member><OutputKey>{escape(k)}</OutputKey><OutputValue>{escape(v)}</OutputValue></member>"
+                for k, v in sorted((self.server.outputs or {}).items())
+            )
+            body = (
+                f'<DescribeStacksResponse xmlns="{_CFN_NS}"><DescribeStacksResult><Stacks><member>'
+                f"<StackName>{STACK_NAME}</StackName><StackId>{STACK_ID}</StackId>"
+                f"<CreationTime>{self.server.created}</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus>"
+                f"<Outputs>{outputs}</Outputs></member></Stacks></DescribeStacksResult>"
+                f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></DescribeStacksResponse>"
+            )
+            self._send(200, body.encode(), {"Content-Type": "text/xml"})
+
+    def _xml_error(self, status: int, code: str, message: str) -> None:
+        body = (
+            f'<ErrorResponse xmlns="{_CFN_NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+            f"<Message>{escape(message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+        )
+        self._send(status, body.encode(), {"Content-Type": "text/xml"})
 
     def _invoke(self, name: str, event: Any) -> None:
         version = {"X-Amz-Executed-Version": "$LATEST"}
@@ -127,5 +164,9 @@ class _Handler(QuietHandler):
 
 
 class LambdaApiServer(LoopbackServer):
-    def __init__(self, address: tuple[str, int], invoker: Invoker) -> None:
+    """The Lambda Invoke API, and (given `outputs`) CloudFormation's DescribeStacks for the local stack."""
+
+    def __init__(self, address: tuple[str, int], invoker: Invoker, outputs: dict[str, str] | None = None) -> None:
         super().__init__(address, _Handler, invoker)
+        self.outputs = outputs
+        self.created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

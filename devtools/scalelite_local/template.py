@@ -228,6 +228,8 @@ class Template:
             return name
         if kind == "AWS::S3::Bucket":
             return self.local_bucket_name(name)
+        if kind == "AWS::Serverless::Function":
+            return name  # the local Lambda API knows each function by its logical id
         if kind is None:
             return self.parameter_default(name)
         return None
@@ -241,8 +243,20 @@ class Template:
             unresolved = unresolved or resolved is None
             return resolved or ""
 
-        out = re.sub(r"\$\{([A-Za-z0-9:]+)\}", replace, text)
+        # ${Name} and ${Resource.Attribute} (the latter never resolves locally: the whole value is then unknown).
+        out = re.sub(r"\$\{([^}!][^}]*)\}", replace, text)
         return None if unresolved else out
+
+    def outputs(self, known: dict[str, str] | None = None) -> dict[str, str]:
+        """The stack outputs that mean something locally (function, table and bucket names), plus `known` ones
+        the stack supplies itself (URLs); outputs naming resources that do not exist locally are left out."""
+        out: dict[str, str] = {}
+        for key, output in (self.raw.get("Outputs") or {}).items():
+            resolved = self.resolve((output or {}).get("Value"))
+            if resolved is not None:
+                out[key] = resolved
+        out.update(known or {})
+        return out
 
     def environment(self, function: Function) -> dict[str, str]:
         out = {}

@@ -267,3 +267,27 @@ def test_remove_and_target_options(cli: CLI, stack: LocalStack) -> None:
     assert wrong.code == 1 and wrong.err.startswith("error: ") and "Traceback" not in wrong.err
     unreachable = cli("--endpoint-url", "http://127.0.0.1:9", "status", endpoint=False)
     assert unreachable.code == 1 and "cannot reach" in unreachable.err
+
+
+def test_stack_name_resolves_the_function_locally(cli: CLI, stack: LocalStack) -> None:
+    """The local Lambda endpoint also answers CloudFormation's DescribeStacks for the local stack, so `--stack-name`
+    takes the same path as in AWS: the AdminFunctionName output names the function."""
+    import boto3
+
+    cfn = boto3.client(
+        "cloudformation",
+        endpoint_url=stack.lambda_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    described = cfn.describe_stacks(StackName="scalelite-local")["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert outputs["AdminFunctionName"] == "AdminFunction" and outputs["ServersTableName"] == "ServersTable"
+    assert outputs["BigBlueButtonApiUrl"] == stack.api_url.rstrip("/")
+    assert "CloudFrontUrl" not in outputs  # no CloudFront locally: left out rather than made up
+
+    servers = cli("--stack-name", "scalelite-local", "servers", "list", "--json").json()
+    assert len(servers) >= 2
+    unknown = cli("--stack-name", "no-such-stack", "status")
+    assert unknown.code == 1 and unknown.err == "error: ValidationError: Stack with id no-such-stack does not exist\n"

@@ -251,3 +251,27 @@ def test_stack_name_resolves_the_function(capsys: pytest.CaptureFixture[str]) ->
     assert code == 1 and "scalelite-AdminFunction-XYZ" in err and err.startswith("error: ")
     code = main(["--stack-name", "nope", "--region", "us-east-1", "status"], stdin=io.StringIO(""))
     assert code == 1 and "does not exist" in capsys.readouterr().err
+
+
+def test_region_from_aws_region(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """boto3 ignores AWS_REGION; the CLI honours it (the AWS CLI v2 and Lambda use it) when nothing else is set."""
+    import boto3
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"AdminFunctionName": {"Value": "scalelite-AdminFunction-EU"}},
+    }
+    boto3.client("cloudformation", region_name="eu-west-1").create_stack(
+        StackName="scalelite", TemplateBody=json.dumps(template)
+    )
+    code = main(["--stack-name", "scalelite", "status"], stdin=io.StringIO(""))
+    err = capsys.readouterr().err
+    assert code == 1 and "scalelite-AdminFunction-EU" in err, err  # found in eu-west-1; the function is not there
+
+    monkeypatch.delenv("AWS_REGION")
+    code = main(["--stack-name", "scalelite", "status"], stdin=io.StringIO(""))
+    err = capsys.readouterr().err
+    assert code == 1 and "AWS_REGION" in err and "AWS_DEFAULT_REGION" in err, err
