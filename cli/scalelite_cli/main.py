@@ -279,12 +279,8 @@ class Runner:
 
     def servers_add(self) -> None:
         a = self.args
-        if a.multiplier is not None and a.load_multiplier is not None and a.multiplier != a.load_multiplier:
-            raise CLIError("the load multiplier was given twice, with different values")
-        if a.positional_tag is not None and a.tag is not None and a.positional_tag != a.tag:
-            raise CLIError("the tag was given twice, with different values")
-        multiplier = a.load_multiplier if a.load_multiplier is not None else a.multiplier
-        tag = a.tag if a.tag is not None else a.positional_tag
+        multiplier = _either(a.load_multiplier, a.multiplier, "the load multiplier")
+        tag = _either(a.tag, a.positional_tag, "the tag")
         server = self.call(
             "servers.add", url=a.url, secret=a.secret, load_multiplier=multiplier, tag=tag, id=a.server_id
         )
@@ -383,6 +379,13 @@ class Runner:
         lines += [f"WARNING: Could not end meeting id={mid}: {err}" for mid, err in result["errors"].items()]
         lines += [f"Not found: {mid}" for mid in result.get("not_found", [])]
         self.out("\n".join([*lines, "OK"]), result)
+
+
+def _either[T](option: T | None, positional: T | None, what: str) -> T | None:
+    """A value that may be given as an option or positionally (Scalelite's argument order), not both differently."""
+    if option is not None and positional is not None and option != positional:
+        raise CLIError(f"{what} was given twice, with different values")
+    return option if option is not None else positional
 
 
 def _ids(values: list[str] | None) -> list[str] | None:

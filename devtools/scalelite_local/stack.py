@@ -144,12 +144,11 @@ class LocalStack:
         for name, error in self.load_errors.items():
             print(f"scalelite-local: warning: {name} cannot be loaded ({error}); invoking it fails", file=sys.stderr)
         self.gateway = GatewayServer((HOST, cfg.port), self.invoker, cfg.routes)
-        self.lambda_api = LambdaApiServer((HOST, cfg.lambda_port), self.invoker, outputs={})
+        # The gateway's port is bound by now: its URLs are what a deployed stack's URL outputs would give.
+        api_url = self.api_url.rstrip("/")
+        outputs = self.template.outputs({"ApiUrl": api_url, "BigBlueButtonApiUrl": api_url})
+        self.lambda_api = LambdaApiServer((HOST, cfg.lambda_port), self.invoker, outputs=outputs)
         self.gateway.start("local-gateway")
-        # Known once the gateway has its port: the URLs a deployed stack's outputs would give.
-        self.lambda_api.outputs = self.template.outputs(
-            {"ApiUrl": self.api_url.rstrip("/"), "BigBlueButtonApiUrl": self.api_url.rstrip("/")}
-        )
         self.lambda_api.start("local-lambda-api")
         self._start_simulators()
         self._start_schedules()

@@ -6,13 +6,19 @@ their settings differ). pytest tears it down when leaving tests/e2e and starts a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from scalelite_local.stack import Config, LocalStack
 
 E2E_SECRET = "e2e-secret"
+SCALELITE = Path(sys.executable).parent / "scalelite"
 
 
 @pytest.fixture(scope="package")
@@ -32,3 +38,40 @@ def stack() -> Iterator[LocalStack]:
     local.start()
     yield local
     local.stop()
+
+
+class Run:
+    """One run of the `scalelite` console script."""
+
+    def __init__(self, done: subprocess.CompletedProcess[str]) -> None:
+        self.code, self.out, self.err = done.returncode, done.stdout, done.stderr
+
+    def json(self) -> Any:
+        assert self.code == 0, self.err
+        return json.loads(self.out)
+
+
+CLI = Callable[..., Run]
+
+
+@pytest.fixture(scope="package")
+def cli(stack: LocalStack) -> CLI:
+    """The installed `scalelite` command as an operator runs it: a separate process with no AWS configuration at
+    all, pointed at the stack's Lambda endpoint unless `endpoint=False`."""
+    if not SCALELITE.exists():
+        pytest.skip("the scalelite console script is not installed in this environment")
+
+    def run(*argv: str, stdin: str = "", endpoint: bool = True) -> Run:
+        where = ["--endpoint-url", stack.lambda_url] if endpoint else []
+        done = subprocess.run(
+            [str(SCALELITE), *where, *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+            timeout=120,
+            check=False,
+        )
+        return Run(done)
+
+    return run

@@ -8,10 +8,7 @@ can be steered onto them) and remove them again; the stack's two servers are onl
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,44 +17,10 @@ from bbbctl import BBBApiClient
 
 from bbbsim import BBBSimulator
 from scalelite_local.stack import LocalStack
-from tests.e2e.conftest import E2E_SECRET
+from tests.e2e.conftest import CLI, E2E_SECRET
 
 pytestmark = pytest.mark.e2e
-SCALELITE = Path(sys.executable).parent / "scalelite"
 TAG = "clie2e"
-
-
-class Run:
-    def __init__(self, done: subprocess.CompletedProcess[str]) -> None:
-        self.code, self.out, self.err = done.returncode, done.stdout, done.stderr
-
-    def json(self) -> Any:
-        assert self.code == 0, self.err
-        return json.loads(self.out)
-
-
-CLI = Callable[..., Run]
-
-
-@pytest.fixture(scope="module")
-def cli(stack: LocalStack) -> CLI:
-    if not SCALELITE.exists():
-        pytest.skip("the scalelite console script is not installed in this environment")
-
-    def run(*argv: str, stdin: str = "", endpoint: bool = True) -> Run:
-        where = ["--endpoint-url", stack.lambda_url] if endpoint else []
-        done = subprocess.run(
-            [str(SCALELITE), *where, *argv],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
-            timeout=120,
-            check=False,
-        )
-        return Run(done)
-
-    return run
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from defusedxml import ElementTree
 from scalelite_local.gateway import build_event
 from scalelite_local.scheduler import Schedule
 from scalelite_local.stack import LocalStack
-from tests.e2e.conftest import E2E_SECRET
+from tests.e2e.conftest import CLI, E2E_SECRET
 
 pytestmark = pytest.mark.e2e
 
@@ -365,21 +365,9 @@ def test_reserved_concurrency_throttles_a_second_synchronous_call(stack: LocalSt
         assert running.result(timeout=10) == {}
 
 
-def test_cli_lists_two_enabled_servers_online(stack: LocalStack) -> None:
+def test_cli_lists_two_enabled_servers_online(cli: CLI) -> None:
     """The installed `scalelite` command, as an operator runs it, with no AWS configuration at all."""
-    scalelite = Path(sys.executable).parent / "scalelite"
-    if not scalelite.exists():
-        pytest.skip("the scalelite console script is not installed in this environment")
-    done = subprocess.run(
-        [str(scalelite), "--endpoint-url", stack.lambda_url, "servers", "list", "--json"],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    servers = json.loads(done.stdout)
+    servers = cli("servers", "list", "--json").json()
     assert len(servers) == 2
     assert {s["state"] for s in servers} == {"enabled"} and {s["online"] for s in servers} == {"online"}
 
