@@ -91,6 +91,11 @@ class Meeting:
     def running(self) -> bool:
         return self.participant_count > 0
 
+    @property
+    def disabled_features(self) -> frozenset[str]:
+        """create's `disabledFeatures` (a comma list, e.g. `presentation,chat`)."""
+        return frozenset(f.strip() for f in self.params.get("disabledFeatures", "").split(",") if f.strip())
+
 
 @dataclass
 class RecordedRequest:
@@ -592,8 +597,15 @@ class BBBSimulator:
         if not meeting_id:
             return self._missing_meeting_id()
         with self._lock:
-            if meeting_id not in self.meetings:
+            meeting = self.meetings.get(meeting_id)
+            if meeting is None:
                 return 200, self._failed("notFound", f"Meeting with id [{escape(meeting_id)}] not found."), None
+            if "presentation" in meeting.disabled_features:
+                return (
+                    200,
+                    self._failed("presentationDisabled", "Presentation feature is disabled for this meeting."),
+                    None,
+                )
         return 200, self._ok("<messageKey></messageKey><message>Presentation is being uploaded</message>"), None
 
     def _call_sendChatMessage(self, p: dict[str, str], _: bytes | None) -> tuple[int, str, str | None]:
@@ -603,8 +615,11 @@ class BBBSimulator:
         if not p.get("message", "").strip():
             return 200, self._failed("missingParamMessage", "You must specify a message."), None
         with self._lock:
-            if meeting_id not in self.meetings:
+            meeting = self.meetings.get(meeting_id)
+            if meeting is None:
                 return 200, self._failed("notFound", "A meeting with that ID does not exist"), None
+            if not meeting.running:  # BBB only delivers chat to a meeting someone has joined
+                return 200, self._failed("notFound", "Meeting is not running or no user has joined"), None
         return 200, self._ok("<messageKey></messageKey><message></message>"), None
 
     # ------------------------------------------------------------------ helpers

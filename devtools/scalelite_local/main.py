@@ -1,5 +1,5 @@
 """`scalelite-local` (`make run`): the local stack in the foreground; Ctrl-C or SIGTERM stops all of it (a second
-signal exits at once)."""
+Ctrl-C exits at once)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from scalelite_local.stack import Config, LocalStack
 
 
 def banner(stack: LocalStack) -> str:
+    api_url = stack.api_url.rstrip("/")  # as the stack's outputs (ApiUrl, BigBlueButtonApiUrl) give it
     lines = [
         "",
         "Scalelite Serverless local stack is ready.",
-        f"  BBB API URL:   {stack.api_url}",
+        f"  BBB API URL:   {api_url}",
         f"  BBB secret:    {stack.secret}",
         f"  Lambda API:    {stack.lambda_url}   (functions: {', '.join(stack.template.functions)})",
         f"  AWS (moto):    {stack.aws_url}   (tables: {', '.join(stack.template.tables)}; buckets: "
@@ -34,7 +35,7 @@ def banner(stack: LocalStack) -> str:
     lines += [
         "",
         f"  try:  scalelite --endpoint-url {stack.lambda_url} servers list",
-        f"        bbbctl --server {stack.api_url.rstrip('/')} --secret {stack.secret} meeting list",
+        f"        bbbctl --server {api_url} --secret {stack.secret} meeting list",
         f"        AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws lambda invoke --region us-east-1 "
         f"--endpoint-url {stack.lambda_url} --function-name AdminFunction "
         "--payload fileb://events/admin/status.json /dev/stdout",
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     ready = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGTERM:
+            # Already stopping. A repeated SIGTERM is not an impatient user: `make` forwards the SIGTERM it gets to
+            # its child, so `kill -TERM -<pgid>` of `make run` delivers it twice. Stop as cleanly as on Ctrl-C.
+            return
         if stop.is_set():  # second Ctrl-C: do not wait for a handler that will not finish
             sys.stderr.write("scalelite-local: forced exit\n")
             os._exit(130)

@@ -261,13 +261,27 @@ def test_unknown_meeting_lookups() -> None:
     assert bbb("end", {"meetingID": "x"}).text("messageKey") == "notFound"
 
 
-def test_end_removes_the_mapping_first(store: Any, sims: list[BBBSimulator]) -> None:
+def test_end_that_bbb_refuses_keeps_the_mapping(store: Any, sims: list[BBBSimulator]) -> None:
     register(store, sims[0], "a")
-    create("m1")
-    reply = bbb("end", {"meetingID": "m1", "password": "whatever-is-ignored-by-3.0"})
-    assert reply.text("messageKey") in ("sentEndMeetingRequest", "invalidPassword")
+    register(store, sims[1], "b", load=50)
+    create("m1", moderatorPW="mp")
+    reply = bbb("end", {"meetingID": "m1", "password": "wrong"})
+    assert reply.text("messageKey") == "invalidPassword"
+    assert "m1" in sims[0].meetings  # BBB kept it running ...
+    assert store.get_meeting("default", "m1") is not None  # ... so the balancer keeps its mapping
+    assert create("m1", moderatorPW="mp").text("returncode") == "SUCCESS"
+    assert "m1" not in sims[1].meetings  # no twin meeting on another server
+    assert bbb("end", {"meetingID": "m1", "password": "mp"}).text("messageKey") == "sentEndMeetingRequest"
     assert store.get_meeting("default", "m1") is None
     assert bbb("end", {"meetingID": "m1"}).text("messageKey") == "notFound"
+
+
+def test_end_of_a_meeting_bbb_no_longer_has_forgets_it(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1")
+    del sims[0].meetings["m1"]
+    assert bbb("end", {"meetingID": "m1"}).text("messageKey") == "notFound"
+    assert store.get_meeting("default", "m1") is None
 
 
 def test_upstream_failed_passes_through(store: Any, sims: list[BBBSimulator]) -> None:
@@ -417,6 +431,7 @@ def test_create_param_shaping(store: Any, sims: list[BBBSimulator], env: pytest.
     env.setenv("DEFAULT_CREATE_PARAMS", "record=false,welcome=hi")
     env.setenv("OVERRIDE_CREATE_PARAMS", "muteOnStart=true")
     env.setenv("MAX_MEETING_DURATION", "60")
+    env.setenv("URL_HOST", "lb.example.com")
     register(store, sims[0], "a")
     create(
         "m1",

@@ -105,6 +105,24 @@ def test_meeting_lifecycle(sim: BBBSimulator) -> None:
     assert [r.call for r in sim.requests][:2] == ["create", "create"]
 
 
+def test_chat_needs_a_joined_attendee(sim: BBBSimulator) -> None:
+    call(sim, "create", urlencode({"meetingID": "m", "name": "Room"}))
+    doc = call(sim, "sendChatMessage", "meetingID=m&message=hi")
+    assert (doc.findtext("returncode"), doc.findtext("messageKey")) == ("FAILED", "notFound")
+    assert call(sim, "sendChatMessage", "meetingID=x&message=hi").findtext("messageKey") == "notFound"
+    sim.add_attendee("m", "Ada")
+    assert call(sim, "sendChatMessage", "meetingID=m&message=hi").findtext("returncode") == "SUCCESS"
+
+
+def test_insert_document_with_presentation_disabled(sim: BBBSimulator) -> None:
+    call(sim, "create", urlencode({"meetingID": "m", "name": "Room", "disabledFeatures": "chat, presentation"}))
+    call(sim, "create", urlencode({"meetingID": "n", "name": "Room", "disabledFeatures": "chat,polls"}))
+    xml = {"data": b"<modules/>", "headers": {"Content-Type": "application/xml"}}
+    doc = call(sim, "insertDocument", "meetingID=m", **xml)
+    assert (doc.findtext("returncode"), doc.findtext("messageKey")) == ("FAILED", "presentationDisabled")
+    assert call(sim, "insertDocument", "meetingID=n", **xml).findtext("returncode") == "SUCCESS"
+
+
 def test_content_type_rules(sim: BBBSimulator) -> None:
     doc = call(sim, "insertDocument", "meetingID=m", data=b"a=1", headers={"Content-Type": "application/json"})
     assert doc.findtext("messageKey") == "unsupportedContentType"

@@ -15,9 +15,16 @@ def test_shape_precedence_and_exclusion() -> None:
     assert shaped == {"record": "forced", "welcome": "default-welcome", "logo": "l", "meetingID": "m"}
 
 
-def test_blank_values_kept_and_last_value_wins() -> None:
+def test_blank_values_kept_and_first_value_wins() -> None:
     assert P.parse("a=&b=1&b=2") == [("a", ""), ("b", "1"), ("b", "2")]
-    assert P.last_wins(P.parse("a=&b=1&b=2")) == {"a": "", "b": "2"}
+    assert P.single(P.parse("a=&b=1&b=2")) == {"a": "", "b": "1"}
+
+
+def test_values_sanitised_as_bbb_does() -> None:
+    assert P.parse("meetingID=%20room%09%00&name=a%0Ab") == [("meetingID", "room"), ("name", "ab")]
+    # One rule for a repeated name: the value that is mapped (`first`) is the value that is forwarded (`shape`).
+    params = P.parse("meetingID=one&meetingID=two")
+    assert P.first(params, "meetingID") == P.shape(params)["meetingID"] == "one"
 
 
 def test_param_list_format() -> None:

@@ -39,6 +39,21 @@ class UnsupportedContentTypeError(BBBError):
     default_message = "POST request Content-Type is missing or unsupported"
 
 
+class MissingRecordIDError(BBBError):
+    message_key = "missingParamRecordID"
+    default_message = "You must specify a recordID."
+
+
+class MissingPublishError(BBBError):
+    message_key = "missingParamPublish"
+    default_message = "You must specify a publish value true or false."
+
+
+class RecordingNotFoundError(BBBError):
+    message_key = "notFound"
+    default_message = "We could not find recordings"
+
+
 class InternalError(BBBError):
     message_key = "internalError"
 

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from scalelite_common.bbb import checksum, xml
+from scalelite_api.responses import error_response
+from scalelite_common.bbb import checksum
 from scalelite_common.config import Settings, get_settings
 from scalelite_common.errors import (
     AdminError,
@@ -79,7 +80,7 @@ def admin_context_factory() -> ContextFactory:
 
 
 def _xml_error(error: BBBError) -> Response:
-    return Response(content=xml.error_document(error), media_type="application/xml")
+    return error_response(error)
 
 
 def _json(body: Any, status: int = 200) -> JSONResponse:

@@ -9,14 +9,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
+from scalelite_api.responses import error_response, redirect_response, xml_response
 from scalelite_common.bbb import checksum, xml
 from scalelite_common.bbb import params as P
 from scalelite_common.config import DEFAULT_TENANT, Settings, get_settings
 from scalelite_common.errors import (
     BBBError,
+    ChecksumError,
     InternalError,
+    MissingPublishError,
+    MissingRecordIDError,
+    RecordingNotFoundError,
     UnsupportedContentTypeError,
     UnsupportedRequestError,
 )
@@ -28,7 +33,6 @@ router = APIRouter()
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 XML_TYPES = ("application/xml", "text/xml")
-XML_MEDIA_TYPE = "application/xml"
 
 
 @dataclass(frozen=True)
@@ -44,17 +48,40 @@ class BBBRequest:
     tenant_id: str
     body: bytes
     xml_body: bool
-    host: str
 
 
 def _create(svc: MeetingService, r: BBBRequest) -> bytes | Redirect:
-    return svc.create(
-        CreateRequest(
-            params=r.params, tenant_id=r.tenant_id, xml_body=r.body if r.xml_body else None, request_host=r.host
-        )
+    return svc.create(CreateRequest(params=r.params, tenant_id=r.tenant_id, xml_body=r.body if r.xml_body else None))
+
+
+def _record_ids(params: P.Params) -> list[str]:
+    ids = [part.strip() for part in (P.first(params, "recordID") or "").split(",") if part.strip()]
+    if not ids:
+        raise MissingRecordIDError()
+    return ids
+
+
+def _no_recordings(_svc: MeetingService, _r: BBBRequest) -> bytes:
+    return xml.success(
+        ("recordings", None),
+        ("messageKey", "noRecordings"),
+        ("message", "There are not recordings for the meetings"),
     )
 
 
+def _publish_recordings(_svc: MeetingService, r: BBBRequest) -> bytes:
+    _record_ids(r.params)
+    if not P.first(r.params, "publish"):
+        raise MissingPublishError()
+    raise RecordingNotFoundError()
+
+
+def _recording_not_found(_svc: MeetingService, r: BBBRequest) -> bytes:
+    _record_ids(r.params)
+    raise RecordingNotFoundError()
+
+
+# Until the recordings work lands the balancer stores no recordings: answer as Scalelite does with none stored.
 CALLS: dict[str, Call] = {
     "create": Call(frozenset({"GET", "POST"}), FORM_TYPES + XML_TYPES, _create),
     "join": Call(frozenset({"GET"}), (), lambda svc, r: svc.join(r.params, r.tenant_id)),
@@ -72,19 +99,11 @@ CALLS: dict[str, Call] = {
     "sendChatMessage": Call(
         frozenset({"GET"}), FORM_TYPES, lambda svc, r: svc.send_chat_message(r.params, r.tenant_id)
     ),
+    "getRecordings": Call(frozenset({"GET", "POST"}), FORM_TYPES, _no_recordings),
+    "publishRecordings": Call(frozenset({"GET"}), FORM_TYPES, _publish_recordings),
+    "updateRecordings": Call(frozenset({"GET", "POST"}), FORM_TYPES, _recording_not_found),
+    "deleteRecordings": Call(frozenset({"GET"}), FORM_TYPES, _recording_not_found),
 }
-
-
-def xml_response(body: bytes) -> Response:
-    return Response(content=body, media_type=XML_MEDIA_TYPE)
-
-
-def error_response(error: BBBError) -> Response:
-    return xml_response(xml.error_document(error))
-
-
-def settings_dependency() -> Settings:
-    return get_settings()
 
 
 def index_document(settings: Settings) -> bytes:
@@ -100,14 +119,29 @@ async def index() -> Response:
     return xml_response(index_document(get_settings()))
 
 
-async def _read_params(request: Request, body: bytes, content_type: str) -> P.Params:
-    params = P.parse(request.scope.get("query_string", b"").decode("latin-1"))
-    if body and content_type == "application/x-www-form-urlencoded":
-        params += P.parse(body.decode("utf-8", errors="replace"))
-    elif body and content_type == "multipart/form-data":
-        form = await request.form()
-        params += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-    return params
+async def _body_params(request: Request, body: bytes, content_type: str) -> P.Params:
+    """The form parameters of a POST body; a body we cannot read carries none (the query alone must then pass)."""
+    try:
+        if content_type == "application/x-www-form-urlencoded":
+            return P.parse(body.decode("utf-8", errors="replace"))
+        if content_type == "multipart/form-data":
+            form = await request.form()
+            return [(k, P.sanitize(v)) for k, v in form.multi_items() if isinstance(v, str)]
+    except Exception as exc:  # malformed multipart: python-multipart raises several unrelated types
+        logger.warning("unreadable form body ignored", error=type(exc).__name__)
+    return []
+
+
+async def _read_params(request: Request, raw_query: str, body: bytes, content_type: str) -> P.Params:
+    """BBB's rules (bbb-api.md §1.4): only a POST's body carries parameters, never a GET's; a name in both the
+    query and the body fails the checksum check, so an unsigned body can never override a signed value."""
+    params = P.parse(raw_query)
+    if request.method != "POST" or not body:
+        return params
+    from_body = await _body_params(request, body, content_type)
+    if {k for k, _ in params} & {k for k, _ in from_body}:
+        raise ChecksumError()
+    return params + from_body
 
 
 @router.api_route("/bigbluebutton/api/{call_name}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
@@ -124,7 +158,7 @@ async def bbb_call(call_name: str, request: Request) -> Response:
         return xml_response(MeetingService.no_meetings())  # stand-in, no checksum (Scalelite)
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
     try:
-        params = await _read_params(request, body, content_type)
+        params = await _read_params(request, raw_query, body, content_type)
         checksum.verify(
             call_name,
             raw_query,
@@ -140,7 +174,6 @@ async def bbb_call(call_name: str, request: Request) -> Response:
                 tenant_id=DEFAULT_TENANT,
                 body=body,
                 xml_body=content_type in XML_TYPES,
-                host=request.headers.get("host", ""),
             ),
         )
     except BBBError as exc:
@@ -152,7 +185,7 @@ async def bbb_call(call_name: str, request: Request) -> Response:
         return error_response(InternalError("An internal error occurred."))
     metrics.add_metric(name=f"Call_{call_name}", unit="Count", value=1)
     if isinstance(result, Redirect):
-        return RedirectResponse(result.location, status_code=302)
+        return redirect_response(result.location)
     return xml_response(result)
 
 

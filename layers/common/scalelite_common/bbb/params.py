@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import parse_qsl
 
@@ -10,8 +11,17 @@ Params = list[tuple[str, str]]
 ALWAYS_DROPPED = frozenset({"format", "controller", "action", "checksum"})
 
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def sanitize(value: str) -> str:
+    """BBB's `ParamsUtil.sanitizeString`: control characters stripped, then surrounding whitespace trimmed."""
+    return _CONTROL.sub("", value).strip()
+
+
 def parse(raw: str) -> Params:
-    return parse_qsl(raw, keep_blank_values=True)
+    """Decode a query string or form body; every value is sanitised as BBB does, so what we map is what we forward."""
+    return [(key, sanitize(value)) for key, value in parse_qsl(raw, keep_blank_values=True)]
 
 
 def first(params: Sequence[tuple[str, str]], name: str) -> str | None:
@@ -21,11 +31,12 @@ def first(params: Sequence[tuple[str, str]], name: str) -> str | None:
     return None
 
 
-def last_wins(params: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Rails keeps the last value of a repeated name; first-seen order is kept for a stable forwarded query."""
+def single(params: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """One value per name: the first, as BBB's servlet `getParameter` reads it and as `first` does, so a repeated
+    meetingID maps and forwards the same value."""
     out: dict[str, str] = {}
     for key, value in params:
-        out[key] = value
+        out.setdefault(key, value)
     return out
 
 
@@ -41,7 +52,7 @@ def shape(
     Defaults and overrides are merged after exclusion, so they may re-add an excluded name (Scalelite does too).
     """
     dropped = ALWAYS_DROPPED | set(exclude)
-    request = {k: v for k, v in last_wins(params).items() if k not in dropped}
+    request = {k: v for k, v in single(params).items() if k not in dropped}
     merged = dict(defaults or {})
     merged.update(request)
     merged.update(overrides or {})

@@ -32,6 +32,7 @@ from scalelite_common.errors import (
     PlacementConflict,
     ServerGone,
     ServerUnavailableError,
+    UpstreamError,
 )
 from scalelite_common.observability import logger
 
@@ -65,7 +66,6 @@ class CreateRequest:
     params: P.Params
     tenant_id: str
     xml_body: bytes | None = None  # pre-uploaded slides (<modules>), forwarded as a POST body
-    request_host: str = ""
 
 
 @dataclass
@@ -106,12 +106,24 @@ def voice_bridge_candidates(meeting_id: str, length: int, count: int = 10) -> li
     return out
 
 
-def _size_hint(value: str | None) -> int | None:
-    try:
-        hint = int(str(value).strip())
-    except ValueError:
+MAX_SIZE_HINT = 10_000  # no BBB server hosts more; a larger hint would take a server out of placement
+
+
+def _positive(value: str | None) -> int | None:
+    """A plain positive integer as BBB reads one (ASCII digits, any length), else None."""
+    text = (value or "").strip()
+    if not text or not text.isascii() or not text.isdigit():
         return None
-    return hint if hint > 0 else None
+    # int() refuses over 4,300 digits; anything past 18 digits is "huge" for every cap we apply.
+    return int(text[:19]) if len(text) <= 18 else 10**18 if text.strip("0") else None
+
+
+def _size_hint(value: str | None, max_participants: str | None = None) -> int | None:
+    """A positive hint, capped by `maxParticipants` (when positive) and MAX_SIZE_HINT; junk is ignored."""
+    hint = _positive(value)
+    if hint is None:
+        return None
+    return min(hint, _positive(max_participants) or MAX_SIZE_HINT, MAX_SIZE_HINT)
 
 
 class MeetingService:
@@ -124,7 +136,7 @@ class MeetingService:
     def create(self, req: CreateRequest) -> bytes:
         meeting_id = _meeting_id(req.params)
         s = self.settings
-        request = P.last_wins(req.params)
+        request = P.single(req.params)
         tag_value = s.override_create_params.get(SERVER_TAG_PARAM, request.get(SERVER_TAG_PARAM))
         if tag_value is None:
             tag_value = s.default_create_params.get(SERVER_TAG_PARAM)
@@ -166,8 +178,8 @@ class MeetingService:
         self, req: CreateRequest, meeting_id: str, tag: TagRequest, servers: list[Server], now: float
     ) -> bytes:
         s = self.settings
-        request = P.last_wins(req.params)
-        users = _size_hint(request.get(SIZE_HINT_PARAM)) or s.load_min_user_count
+        request = P.single(req.params)
+        users = _size_hint(request.get(SIZE_HINT_PARAM), request.get("maxParticipants")) or s.load_min_user_count
         ordered = candidates(servers, tag)
         moderator_pw = request.get("moderatorPW") or _random_password()
         vb_choices = voice_bridge_candidates(meeting_id, s.voice_bridge_len)
@@ -241,7 +253,7 @@ class MeetingService:
             logger.exception("could not release a failed placement", server=server.id)
 
     def _callbacks(self, params: Sequence[tuple[str, str]]) -> dict[str, str]:
-        request = P.last_wins(params)
+        request = P.single(params)
         out: dict[str, str] = {}
         for name in RECORDING_READY_PARAMS:
             if request.get(name):
@@ -277,8 +289,12 @@ class MeetingService:
         for name in RECORDING_READY_PARAMS:
             shaped.pop(name, None)
         if shaped.get(ANALYTICS_PARAM):
-            host = s.url_host or req.request_host
-            shaped[ANALYTICS_PARAM] = f"https://{host}/bigbluebutton/api/analytics_callback"
+            # Built from configuration only: a request header must never choose where BBB sends analytics.
+            if s.url_host:
+                shaped[ANALYTICS_PARAM] = f"https://{s.url_host}/bigbluebutton/api/analytics_callback"
+            else:
+                shaped.pop(ANALYTICS_PARAM)
+                logger.warning("analytics callback dropped: URL_HOST is not set", meeting_id=meeting.meeting_id)
         return shaped
 
     def _forward_create(self, req: CreateRequest, meeting: Meeting, server: Server, *, new: bool) -> bytes:
@@ -337,16 +353,26 @@ class MeetingService:
         ).body
 
     def end(self, params: P.Params, tenant_id: str) -> bytes:
+        """The mapping is forgotten only once BBB confirms the end (SUCCESS, or notFound: already gone); a refused
+        end (wrong password) leaves the meeting running and mapped, so the next create joins it, not a twin."""
         meeting_id = _meeting_id(params)
-        meeting = self.store.delete_meeting(tenant_id, meeting_id)  # mapping goes first, as in Scalelite
-        if meeting is None or (meeting.expires_at and meeting.expires_at < time.time()):
+        meeting = self.store.get_meeting(tenant_id, meeting_id)
+        if meeting is None:
             raise MeetingNotFoundError()
         server = self.store.get_server(meeting.server_id)
         if server is None:
+            self.store.delete_meeting_if_on(meeting, meeting.server_id)
             raise MeetingNotFoundError()
         password = P.first(params, "password")
         forwarded = [("meetingID", meeting.meeting_id), ("password", password or "")]
-        return self._forward(server, "end", forwarded, "Unable to access meeting on server.").body
+        try:
+            body = self._forward(server, "end", forwarded, "Unable to access meeting on server.").body
+        except UpstreamError as exc:
+            if exc.message_key == "notFound":
+                self.store.delete_meeting_if_on(meeting, server.id)
+            raise
+        self.store.delete_meeting_if_on(meeting, server.id)
+        return body
 
     def insert_document(self, params: P.Params, tenant_id: str, body: bytes) -> bytes:
         found = self._meeting_and_server(params, tenant_id)
@@ -367,7 +393,7 @@ class MeetingService:
             raise MeetingNotFoundError()
         meeting, server = found
         forwarded = [("meetingID", meeting.meeting_id)]
-        forwarded += [(k, v) for k, v in P.last_wins(params).items() if k in ("message", "userName")]
+        forwarded += [(k, v) for k, v in P.single(params).items() if k in ("message", "userName")]
         return self._forward(server, "sendChatMessage", forwarded, "Unable to access meeting on server.").body
 
     def _forward(
