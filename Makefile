@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 SAMVENV := .venv-sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install venv sam-venv run test test-unit test-integration test-e2e lint format validate build bench deps deps-check clean
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+.PHONY: help shell deploy install venv sam-venv run test test-unit test-integration test-e2e lint format validate build bench deps deps-check clean
 
 install: venv sam-venv ## idempotent set-up of both venvs
 
@@ -22,13 +25,13 @@ test: install deps-check lint ## unit + integration + template checks, then e2e 
 	@$(PY) -m pytest -n 2 --dist loadfile -q --ignore=tests/e2e
 	@$(PY) -m pytest -q tests/e2e
 
-test-unit: venv
+test-unit: venv ## unit tests only
 	@$(PY) -m pytest -q tests/unit
 
-test-integration: venv
+test-integration: venv ## integration tests only
 	@$(PY) -m pytest -q tests/integration
 
-test-e2e: venv
+test-e2e: venv ## e2e tests only (they start the local stack)
 	@$(PY) -m pytest -q tests/e2e
 
 lint: venv ## ruff + mypy (strict on our packages)
@@ -36,7 +39,7 @@ lint: venv ## ruff + mypy (strict on our packages)
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy
 
-format: venv
+format: venv ## ruff format + fixes
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
 
@@ -46,14 +49,20 @@ validate: sam-venv ## cfn-lint, sam validate, offline SAM→CloudFormation trans
 build: sam-venv ## sam build with the Lambda runtime's Python on PATH
 	@scripts/sam-build.sh
 
+deploy: build ## sam deploy --guided (prompts; the LB secret is asked hidden, never saved)
+	@$(SAMVENV)/bin/sam deploy --guided
+
+shell: venv ## a shell with .venv activated (scalelite, bbbctl, scalelite-local on PATH)
+	@bash --rcfile <(echo '. ~/.bashrc 2>/dev/null; . $(VENV)/bin/activate')
+
 bench: venv ## benchmarks print their figures (targets in the output)
 	@$(PY) -m bench
 
 deps: ## regenerate layers/common/requirements.txt from pyproject.toml
 	@python3 scripts/deps.py
 
-deps-check:
+deps-check: ## layer requirements match pyproject
 	@python3 scripts/deps.py --check
 
-clean:
+clean: ## remove build and tool caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,7 @@
 """BBB meeting calls through the load balancer: placement, forwarding, failover.
 
 DynamoDB round trips on the normal path (see docs/data-model.md): create 3 (mapping, servers, one transaction),
-join 2, end 2, isMeetingRunning 2, getMeetingInfo 2, getMeetings 1.
+join 2, end 3, isMeetingRunning 2, getMeetingInfo 2, getMeetings 1.
 """
 
 from __future__ import annotations
