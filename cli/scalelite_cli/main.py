@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 Invoker = Callable[[dict[str, Any]], dict[str, Any]]
 DEFAULT_FUNCTION = "AdminFunction"
@@ -142,18 +143,51 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _load(value: Any) -> str:
-    return value if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
+    """Load with one decimal (the JSON keeps three); `unavailable` as it is."""
+    return value if isinstance(value, str) else f"{value:.1f}" if isinstance(value, int | float) else str(value)
 
 
-def render_servers(servers: list[dict[str, Any]]) -> str:
+MASKED = "********"  # fixed length: the table tells nothing about the secret
+
+
+def _secret(value: Any, show: bool) -> str:
+    return str(value) if show or not value else MASKED
+
+
+def _status_text(server: dict[str, Any]) -> str:
+    """`online`/`offline`, and why an offline server is offline (the poller's last_error)."""
+    error = server.get("last_error") or ""
+    return f"{server['online']} ({error})" if error and server["online"] != "online" else str(server["online"])
+
+
+def _hosts(servers: Sequence[dict[str, Any]]) -> list[str]:
+    """The servers' hosts: `host` alone unless two servers share it or a port is not the scheme's default, then
+    `host:port` for every row (a local stack runs every simulated server on 127.0.0.1)."""
+    parts = []
+    for s in servers:
+        url = urlsplit(str(s.get("url") or ""))
+        try:
+            port = url.port
+        except ValueError:
+            port = None
+        host = str(s.get("hostname") or url.hostname or s.get("url") or "")
+        default = {"http": 80, "https": 443}.get(url.scheme)
+        parts.append((host, port or default, port is not None and port != default))
+    names = [host for host, _, _ in parts]
+    with_port = len(set(names)) < len(names) or any(odd for _, _, odd in parts)
+    return [f"{host}:{port}" if with_port and port else host for host, port, _ in parts]
+
+
+def render_servers(servers: list[dict[str, Any]], *, show_secrets: bool = False) -> str:
     if not servers:
         return "No servers are configured"
     rows = [
         [
             s["id"],
             s["url"],
+            _secret(s.get("secret"), show_secrets),
             s["state"],
-            s["online"],
+            _status_text(s),
             _load(s["load"]),
             f"{s['load_multiplier']:g}",
             s["tag"],
@@ -161,15 +195,16 @@ def render_servers(servers: list[dict[str, Any]]) -> str:
         ]
         for s in servers
     ]
-    return table(["ID", "URL", "STATE", "STATUS", "LOAD", "MULTIPLIER", "TAG", "BBB VERSION"], rows)
+    return table(["ID", "URL", "SECRET", "STATE", "STATUS", "LOAD", "MULTIPLIER", "TAG", "BBB VERSION"], rows)
 
 
 def render_status(servers: list[dict[str, Any]]) -> str:
     rows = [
         [
-            s["hostname"],
+            s["id"],
+            host,
             s["state"],
-            s["online"],
+            _status_text(s),
             s["meetings"],
             s["users"],
             s["largest_meeting"],
@@ -178,9 +213,10 @@ def render_status(servers: list[dict[str, Any]]) -> str:
             s["bbb_version"],
             s["tag"],
         ]
-        for s in servers
+        for s, host in zip(servers, _hosts(servers), strict=True)
     ]
     headers = [
+        "ID",
         "HOSTNAME",
         "STATE",
         "STATUS",
@@ -271,11 +307,18 @@ class Runner:
 
     def servers_list(self) -> None:
         servers = self.call("servers.list")["servers"]
-        self.out(render_servers(servers), servers)
+        # --json carries the secrets unchanged (scripts read them); the table masks them unless asked.
+        self.out(render_servers(servers, show_secrets=self._show_secrets()), servers)
 
     def servers_get(self) -> None:
         server = self.call("servers.get", id=self.args.id)
-        self.out(render_mapping(server), server)
+        shown = (
+            {**server, "secret": _secret(server.get("secret"), self._show_secrets())} if "secret" in server else server
+        )
+        self.out(render_mapping(shown), server)
+
+    def _show_secrets(self) -> bool:
+        return bool(getattr(self.args, "show_secrets", False))
 
     def servers_add(self) -> None:
         a = self.args
@@ -450,9 +493,15 @@ def build_parser() -> argparse.ArgumentParser:
     # A bare `servers` or `meetings` lists, as Scalelite's `rake servers` and `rake meetings` do.
     servers = commands.add_parser("servers", help="manage BigBlueButton servers", parents=[sub_common])
     servers.set_defaults(handler="servers_list")
+    show_secrets_help = "show the secrets in the table (they are masked; --json always carries them)"
+    servers.add_argument("--show-secrets", action="store_true", help=show_secrets_help)
     s = servers.add_subparsers(dest="servers_command", required=False, metavar="ACTION", parser_class=_Parser)
-    add(s, "list", "servers_list", "list the servers")
-    add(s, "get", "servers_get", "show one server").add_argument("id")
+    add(s, "list", "servers_list", "list the servers").add_argument(
+        "--show-secrets", action="store_true", default=argparse.SUPPRESS, help=show_secrets_help
+    )
+    p = add(s, "get", "servers_get", "show one server")
+    p.add_argument("id")
+    p.add_argument("--show-secrets", action="store_true", default=argparse.SUPPRESS, help=show_secrets_help)
     p = add(s, "add", "servers_add", "add a server (it starts disabled)")
     p.add_argument("url", help="BBB API URL, e.g. https://bbb1.example.com/bigbluebutton/api")
     p.add_argument("secret", help="the server's shared secret (bbb-conf --secret)")

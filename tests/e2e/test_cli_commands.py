@@ -73,7 +73,7 @@ def test_servers_add_get_update_list(cli: CLI, sims: list[BBBSimulator]) -> None
 
     table = cli("servers", "list")
     assert table.code == 0
-    assert table.out.splitlines()[0].split()[:4] == ["ID", "URL", "STATE", "STATUS"]
+    assert table.out.splitlines()[0].split()[:5] == ["ID", "URL", "SECRET", "STATE", "STATUS"]
     assert "cli-a" in table.out and "cli-b" in table.out
     assert {"cli-a", "cli-b"} <= _ids(cli("servers", "list", "--json").json())
 
@@ -115,7 +115,18 @@ def test_enable_poll_status_and_versions(cli: CLI, sims: list[BBBSimulator]) -> 
     status = cli("status")
     assert status.code == 0
     header = status.out.splitlines()[0]
-    for column in ("HOSTNAME", "STATE", "STATUS", "MEETINGS", "USERS", "LARGEST MEETING", "VIDEOS", "LOAD", "TAG"):
+    for column in (
+        "ID",
+        "HOSTNAME",
+        "STATE",
+        "STATUS",
+        "MEETINGS",
+        "USERS",
+        "LARGEST MEETING",
+        "VIDEOS",
+        "LOAD",
+        "TAG",
+    ):
         assert column in header
     assert "BBB VERSION" in header
     rows = {row["id"]: row for row in cli("status", "--json").json()}

@@ -54,6 +54,7 @@ def test_add_starts_disabled_and_offline(run: Callable[..., dict[str, Any]]) -> 
         "load_multiplier",
         "tag",
         "bbb_version",
+        "last_error",
         "meetings",
         "users",
         "largest_meeting",

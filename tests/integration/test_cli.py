@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -59,8 +60,8 @@ def test_add_list_and_json(cli: Callable[..., Result]) -> None:
     ]
     listed = cli("servers", "list")
     header, row = listed.out.splitlines()
-    assert header.split() == ["ID", "URL", "STATE", "STATUS", "LOAD", "MULTIPLIER", "TAG", "BBB", "VERSION"]
-    assert row.split() == ["bbb1", URL, "disabled", "offline", "unavailable", "2", "big"]
+    assert header.split() == ["ID", "URL", "SECRET", "STATE", "STATUS", "LOAD", "MULTIPLIER", "TAG", "BBB", "VERSION"]
+    assert row.split() == ["bbb1", URL, "********", "disabled", "offline", "unavailable", "2", "big"]
     as_json = cli("servers", "list", "--json").json()
     assert isinstance(as_json, list) and as_json[0]["id"] == "bbb1" and as_json[0]["secret"] == "s3cret"
     assert cli("--json", "servers", "list").json() == as_json  # global options work before the command too
@@ -74,8 +75,9 @@ def test_status_table(cli: Callable[..., Result], store: Any, simulators: SimFac
     add_server(store, sim, "bbb1", online=False, load=None, tag="big")
     assert cli("poll").code == 0
     lines = cli("status").out.splitlines()
-    assert lines[0].split("  ")[0] == "HOSTNAME"
+    assert lines[0].split("  ")[0] == "ID"
     assert [h.strip() for h in lines[0].split("  ") if h.strip()] == [
+        "ID",
         "HOSTNAME",
         "STATE",
         "STATUS",
@@ -88,8 +90,46 @@ def test_status_table(cli: Callable[..., Result], store: Any, simulators: SimFac
         "TAG",
     ]
     cells = lines[1].split()
-    assert cells[:8] == ["127.0.0.1", "enabled", "online", "1", "4", "4", "1", "5"] and cells[-1] == "big"
+    port = urlsplit(sim.url).port
+    assert cells[:9] == ["bbb1", f"127.0.0.1:{port}", "enabled", "online", "1", "4", "4", "1", "5.0"]
+    assert cells[-1] == "big"
     assert cli("status", "--json").json()[0]["hostname"] == "127.0.0.1"
+
+
+def test_status_tells_servers_apart_and_why_they_are_offline(
+    cli: Callable[..., Result], store: Any, simulators: SimFactory
+) -> None:
+    good, bad = simulators(), simulators()
+    add_server(store, good, "good")
+    add_server(store, bad, "bad", online=False, load=None)
+    store.update_server("bad", {"secret": "not-the-secret"})
+    assert cli("poll", "servers").code == 0
+    rows = {line.split()[0]: line for line in cli("status").out.splitlines()[1:]}
+    assert set(rows) == {"good", "bad"}
+    assert f"127.0.0.1:{urlsplit(bad.url).port}" in rows["bad"].split()  # same host: the port tells them apart
+    assert "offline (checksumError: " in rows["bad"] and "(" not in rows["good"]
+    by_id = {s["id"]: s for s in cli("status", "--json").json()}
+    assert by_id["bad"]["last_error"].startswith("checksumError: ") and by_id["good"]["last_error"] == ""
+    listed = {s["id"]: s for s in cli("servers", "list", "--json").json()}
+    assert listed["bad"]["last_error"] == by_id["bad"]["last_error"]
+    assert "offline (checksumError: " in cli("servers", "list").out
+
+
+def test_servers_list_masks_secrets_unless_asked(cli: Callable[..., Result]) -> None:
+    assert cli("servers", "add", URL, "s3cret-value", "--id", "bbb1").code == 0
+    for argv in (("servers", "list"), ("servers",), ("servers", "get", "bbb1")):
+        out = cli(*argv).out
+        assert "s3cret-value" not in out and "********" in out
+    for argv in (
+        ("servers", "list", "--show-secrets"),
+        ("servers", "--show-secrets"),
+        ("servers", "get", "bbb1", "--show-secrets"),
+    ):
+        out = cli(*argv).out
+        assert "s3cret-value" in out and "********" not in out
+    # --json is unchanged: it always carries the secret
+    assert cli("servers", "list", "--json").json()[0]["secret"] == "s3cret-value"
+    assert cli("servers", "get", "bbb1", "--json").json()["secret"] == "s3cret-value"
 
 
 def test_update_commands(cli: Callable[..., Result], store: Any) -> None:

@@ -358,3 +358,63 @@ def test_servers_never_asked_before_the_deadline_keep_their_health(
     asked, unasked = summary.timed_out[0], summary.skipped[0]
     assert store.get_server(asked).unhealthy_counter == 1
     assert store.get_server(unasked).unhealthy_counter == 0
+
+
+def test_last_error_says_why_a_server_is_offline(
+    store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
+) -> None:
+    """A wrong secret, a dead host and a wrong path each leave their own reason; a good poll clears it."""
+    from scalelite_common.services.admin import server_json
+
+    sim = simulators()
+    add_server(store, sim, "bbb1")
+    store.update_server("bbb1", {"secret": "not-the-secret"})
+    make_poller().cycle("servers")
+    server = store.get_server("bbb1")
+    assert server.last_error.startswith("checksumError: ")
+    assert server_json(server)["last_error"] == server.last_error
+
+    store.update_server("bbb1", {"secret": sim.secret, "url": sim.url.rstrip("/") + "/wrong/path"})
+    make_poller().cycle("servers")
+    assert store.get_server("bbb1").last_error == "HTTP 404"
+
+    store.update_server("bbb1", {"url": sim.url})
+    sim.set_fault("down")
+    make_poller().cycle("servers")  # a new connection pool: "down" closes the listener, not open keep-alives
+    assert store.get_server("bbb1").last_error == "connection refused"
+
+    sim.set_fault(None)
+    make_poller().cycle("servers")
+    server = store.get_server("bbb1")
+    assert server.last_error == "" and server_json(server)["last_error"] == ""
+
+
+def test_last_error_is_written_only_when_it_changes(store: Any, simulators: SimFactory) -> None:
+    from scalelite_common.config import get_settings
+    from scalelite_common.services import wiring
+
+    written: list[dict[str, Any]] = []
+
+    class Spy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        def record_poll(self, server_id: str, changes: Any, *, adjust_seen: float | None) -> Any:
+            written.append(dict(changes))
+            return store.record_poll(server_id, changes, adjust_seen=adjust_seen)
+
+    sim = simulators()
+    add_server(store, sim, "bbb1", online=False, load=None, unhealthy_counter=5)
+    store.update_server("bbb1", {"secret": "not-the-secret"})
+    settings = get_settings()
+    poller = Poller(Spy(), wiring.bbb_client(settings), settings)  # type: ignore[arg-type]
+    poller.cycle("servers")
+    assert [w.get("last_error", "") for w in written][-1].startswith("checksumError")
+    written.clear()
+    poller.cycle("servers")
+    assert all("last_error" not in w for w in written)  # the same failure again: not rewritten
+
+    store.update_server("bbb1", {"secret": sim.secret})
+    poller.cycle("servers")
+    assert written[-1]["last_error"] == ""
+    assert store.get_server("bbb1").last_error == ""

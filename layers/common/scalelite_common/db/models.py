@@ -35,6 +35,7 @@ class ServerItem(Model):
     largest_meeting = NumberAttribute(default=0)
     videos = NumberAttribute(default=0)
     bbb_version = UnicodeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)  # absent while the polls succeed
 
 
 class ServerIndex(GlobalSecondaryIndex["MeetingItem"]):

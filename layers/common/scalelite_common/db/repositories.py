@@ -48,6 +48,7 @@ def _server(item: ServerItem) -> Server:
         largest_meeting=int(item.largest_meeting or 0),
         videos=int(item.videos or 0),
         bbb_version=item.bbb_version or "",
+        last_error=item.last_error or "",
     )
 
 
@@ -69,16 +70,19 @@ def _server_item(server: Server) -> ServerItem:
         largest_meeting=server.largest_meeting,
         videos=server.videos,
         bbb_version=server.bbb_version or None,
+        last_error=server.last_error or None,
     )
 
 
 def _server_actions(changes: Mapping[str, Any]) -> list[Any]:
-    """SET each attribute (REMOVE for None); states are stored by value."""
+    """SET each attribute (REMOVE for None); states are stored by value, an empty `last_error` is not stored."""
     actions = []
     for name, value in changes.items():
         attr = getattr(ServerItem, name)
         if isinstance(value, ServerState):
             value = value.value
+        elif name == "last_error" and not value:
+            value = None
         actions.append(attr.remove() if value is None else attr.set(value))
     return actions
 

@@ -31,6 +31,7 @@ class Server:
     largest_meeting: int = 0
     videos: int = 0
     bbb_version: str = ""
+    last_error: str = ""  # why the last poll failed (e.g. "checksumError: …", "HTTP 404"); "" after a success
 
     @property
     def effective_load(self) -> float | None:

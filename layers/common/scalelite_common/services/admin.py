@@ -72,6 +72,7 @@ def server_json(server: Server) -> dict[str, Any]:
         "load_multiplier": server.load_multiplier,
         "tag": server.tag or "",
         "bbb_version": server.bbb_version or "",
+        "last_error": server.last_error or "",
         "meetings": server.meetings,
         "users": server.users,
         "largest_meeting": server.largest_meeting,

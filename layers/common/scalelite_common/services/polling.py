@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import urllib3
 from aws_lambda_powertools.metrics import MetricUnit
 
 from scalelite_common.bbb import xml
@@ -98,14 +99,20 @@ def parse_meetings(root: ET.Element) -> list[MeetingSample]:
 class PollFailure(Exception):
     """The server answered, but not usefully (FAILED, no returncode)."""
 
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # short, for the server's last_error: "checksumError: You did not pass …"
+
 
 def fetch_meetings(client: BBBClient, server: Server) -> list[MeetingSample]:
     """Signed getMeetings with the normal timeouts (Scalelite never shortens the poller's)."""
     resp = client.request(Target(url=server.url, secret=server.secret), "getMeetings")
     if resp.returncode != "SUCCESS":
-        raise PollFailure(
-            f"getMeetings answered {resp.returncode or 'no returncode'} ({xml.text(resp.root, 'messageKey') or '-'})"
-        )
+        key = xml.text(resp.root, "messageKey") or xml.text(resp.root, "errors/error/key")
+        message = xml.text(resp.root, "message") or xml.text(resp.root, "errors/error/message")
+        answered = resp.returncode or "no returncode"
+        reason = f"{key}: {message}" if key and message else key or message or f"getMeetings answered {answered}"
+        raise PollFailure(f"getMeetings answered {answered} ({key or '-'})", reason=reason)
     return parse_meetings(resp.root)
 
 
@@ -361,7 +368,10 @@ class Poller:
         if not late:
             return []
         with ThreadPoolExecutor(max_workers=min(len(late), self.settings.poller_threads)) as pool:
-            fetched = [_Fetched(job.server, error="no answer before the poll deadline", timed_out=True) for job in late]
+            fetched = [
+                _Fetched(job.server, error="timeout: no answer before the poll deadline", timed_out=True)
+                for job in late
+            ]
             return list(pool.map(lambda f: self._settle(f, plan), fetched))
 
     # ---------------------------------------------------------------- one server
@@ -378,7 +388,7 @@ class Poller:
             try:
                 fetched.meetings = fetch_meetings(self.client, server)
             except Exception as exc:  # any failure (transport, FAILED, malformed) is a failed poll
-                fetched.error = _describe(exc)
+                fetched.error = poll_error(exc)
         if fetched.error is None and self._version_due(server, plan):
             try:
                 fetched.version = fetch_version(self.client, server)
@@ -431,6 +441,7 @@ class Poller:
             "online": transition.health.online,
             "healthy_counter": transition.health.healthy_counter,
             "unhealthy_counter": transition.health.unhealthy_counter,
+            "last_error": fetched.error or "",  # "" (not stored) once a poll succeeds
         }
         adjust_seen: float | None = None
         stats: ServerStats | None = None
@@ -586,6 +597,50 @@ def _collect(futures: Iterable[Future[_Result | None]]) -> list[_Result]:
         elif (result := future.result()) is not None:
             results.append(result)
     return results
+
+
+LAST_ERROR_MAX = 200  # characters kept of a poll error (a server's last_error)
+
+
+def poll_error(exc: BaseException) -> str:
+    """A short reason for a failed poll, as stored in the server's `last_error`: BBB's own `messageKey: message`
+    (a wrong secret gives `checksumError: …`), `HTTP 404`, `malformed XML`, `connection refused`, `timeout`, …"""
+    if isinstance(exc, PollFailure):
+        reason = exc.reason
+    elif isinstance(exc, BBBTransportError):
+        reason = _transport_reason(exc)
+    else:
+        reason = _describe(exc)
+    return reason if len(reason) <= LAST_ERROR_MAX else reason[: LAST_ERROR_MAX - 1] + "…"
+
+
+def _transport_reason(exc: BBBTransportError) -> str:
+    """The client's message (`HTTP 404`, `malformed XML`), or the urllib3 error behind it in plain words."""
+    cause = exc.__cause__
+    if not isinstance(cause, urllib3.exceptions.HTTPError):
+        return str(exc) or type(exc).__name__
+    if isinstance(cause, urllib3.exceptions.NameResolutionError):
+        return "unknown host"
+    if isinstance(cause, urllib3.exceptions.NewConnectionError):  # before TimeoutError: it subclasses it
+        text = str(cause).lower()
+        if "refused" in text:
+            return "connection refused"
+        if "timed out" in text:
+            return "timeout (connect)"
+        if "unreachable" in text:
+            return "host unreachable"
+        return "connection failed"
+    if isinstance(cause, urllib3.exceptions.ConnectTimeoutError):
+        return "timeout (connect)"
+    if isinstance(cause, urllib3.exceptions.TimeoutError):
+        return "timeout"
+    if isinstance(cause, urllib3.exceptions.SSLError):
+        return "TLS error"
+    if isinstance(cause, urllib3.exceptions.ProtocolError):
+        return "connection lost"
+    if isinstance(cause, urllib3.exceptions.ProxyError):
+        return "proxy error"
+    return str(exc) or type(cause).__name__
 
 
 def _describe(exc: BaseException) -> str:
