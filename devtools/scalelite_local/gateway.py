@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import socket
 import sys
 import time
 import traceback
@@ -26,6 +28,11 @@ MAX_BODY = 10 * 1024 * 1024  # HTTP API's payload limit
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/x-www-form-")
 TEXT_SUFFIXES = ("+json", "+xml")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te", "trailer"}
+MAX_LINE = 8192  # a chunk-size or trailer line longer than this is malformed
+MAX_TRAILERS = 100
+LINGER = 2.0  # seconds spent draining a rejected request's unread bytes, so the answer is not lost to a reset
+_DIGITS = re.compile(rb"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,16 @@ def _header_value(value: Any) -> str:
 
 
 _INTERNAL_ERROR = b'{"message":"Internal Server Error"}'
+# API Gateway's messages for the requests it refuses itself (the JSON body is `{"message": ...}`).
+_MESSAGES = {400: "Bad Request", 413: "Request Entity Too Large"}
+
+
+class Rejected(Exception):
+    """The request is refused before any function runs (malformed framing, too large)."""
+
+    def __init__(self, status: int = 400) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 class _Handler(QuietHandler):
@@ -165,12 +182,12 @@ class _Handler(QuietHandler):
 
     def _serve(self) -> None:
         request_id = uuid.uuid4().hex[:16]
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self.close_connection = True
-            self._reply(413, [("content-type", "application/json")], b'{"message":"Request Entity Too Large"}')
+        try:
+            self._check_headers()
+            body = self._read_request_body()
+        except Rejected as exc:
+            self.send_error(exc.status)
             return
-        body = self.read_body()
         event = build_event(
             self.command,
             self.path,
@@ -186,6 +203,93 @@ class _Handler(QuietHandler):
             return
         status, headers, data = self._invoke(function, event)
         self._reply(status, headers, data, request_id)
+
+    def _check_headers(self) -> None:
+        if len(self.headers.get_all("Host") or []) > 1:  # RFC 9112 §3.2: more than one Host is a 400
+            raise Rejected
+
+    def _read_request_body(self) -> bytes:
+        """The body as framed by Transfer-Encoding or Content-Length; `Rejected` when the framing is malformed
+        (a negative, non-numeric or conflicting length, a bad chunk size, a body cut short) or too large."""
+        codings = [c.strip().lower() for v in self.headers.get_all("Transfer-Encoding") or [] for c in v.split(",")]
+        lengths = [v.strip() for h in self.headers.get_all("Content-Length") or [] for v in h.split(",")]
+        if codings:
+            if codings != ["chunked"] or lengths:  # only chunked is understood; both framings: smuggling
+                raise Rejected
+            return self._read_chunked()
+        if not lengths:
+            return b""
+        if len(set(lengths)) != 1 or not _DIGITS.fullmatch(lengths[0].encode()):
+            raise Rejected  # negative, non-numeric or conflicting: the body's end is unknown
+        length = int(lengths[0])
+        if length > MAX_BODY:
+            raise Rejected(413)
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            raise Rejected  # the connection ended inside the body
+        return body
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self._line()
+            size_token = line.split(b";", 1)[0].strip()
+            if not _HEX.fullmatch(size_token):
+                raise Rejected
+            size = int(size_token, 16)
+            if size == 0:
+                break
+            total += size
+            if total > MAX_BODY:
+                raise Rejected(413)
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.readline(2) not in (b"\r\n", b"\n"):
+                raise Rejected  # cut short, or the chunk is longer than its size says
+            chunks.append(chunk)
+        for _ in range(MAX_TRAILERS):
+            if not self._line():
+                return b"".join(chunks)
+        raise Rejected
+
+    def _line(self) -> bytes:
+        """One CRLF-terminated line, without its terminator; `Rejected` if too long or cut short."""
+        line = self.rfile.readline(MAX_LINE + 2)
+        if not line.endswith(b"\n"):
+            raise Rejected
+        return line.rstrip(b"\r\n")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Every error the gateway itself answers (also the HTTP parser's: a bad request line, oversized
+        headers) gets API Gateway's small JSON body; the connection is then closed, after draining what the
+        client still sends so the answer is not lost to a TCP reset."""
+        self.close_connection = True
+        self.request_version = "HTTP/1.1"  # a status line even when the request line could not be parsed
+        phrase = _MESSAGES.get(code) or (self.responses[code][0] if code in self.responses else "Error")
+        body = json.dumps({"message": phrase}, separators=(",", ":")).encode()
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.send_header("connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self._linger()
+
+    def _linger(self) -> None:
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER
+            drained = 0
+            while drained <= MAX_BODY and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(left)
+                data = self.connection.recv(65536)
+                if not data:
+                    break
+                drained += len(data)
+        except OSError:
+            pass  # the client is gone or slow: the answer has been sent either way
 
     def _invoke(self, function: str, event: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         json_type = [("content-type", "application/json")]
