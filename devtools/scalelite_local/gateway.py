@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import socket
 import sys
 import time
@@ -20,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from scalelite_local.invoker import FunctionTimeout, Invoker, Throttled
-from scalelite_local.server import LoopbackServer, QuietHandler
+from scalelite_local.server import LoopbackServer, MalformedRequest, QuietHandler
 from scalelite_local.template import ACCOUNT
 
 INTEGRATION_TIMEOUT = 30.0  # HTTP API's maximum: a slower integration is answered 503
@@ -28,11 +27,7 @@ MAX_BODY = 10 * 1024 * 1024  # HTTP API's payload limit
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/x-www-form-")
 TEXT_SUFFIXES = ("+json", "+xml")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te", "trailer"}
-MAX_LINE = 8192  # a chunk-size or trailer line longer than this is malformed
-MAX_TRAILERS = 100
 LINGER = 2.0  # seconds spent draining a rejected request's unread bytes, so the answer is not lost to a reset
-_DIGITS = re.compile(rb"[0-9]+")
-_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 @dataclass(frozen=True)
@@ -169,23 +164,16 @@ _INTERNAL_ERROR = b'{"message":"Internal Server Error"}'
 _MESSAGES = {400: "Bad Request", 413: "Request Entity Too Large"}
 
 
-class Rejected(Exception):
-    """The request is refused before any function runs (malformed framing, too large)."""
-
-    def __init__(self, status: int = 400) -> None:
-        super().__init__(status)
-        self.status = status
-
-
 class _Handler(QuietHandler):
     server: GatewayServer
+    max_body = MAX_BODY
 
     def _serve(self) -> None:
         request_id = uuid.uuid4().hex[:16]
         try:
             self._check_headers()
-            body = self._read_request_body()
-        except Rejected as exc:
+            body = self.read_body()
+        except MalformedRequest as exc:
             self.send_error(exc.status)
             return
         event = build_event(
@@ -206,58 +194,7 @@ class _Handler(QuietHandler):
 
     def _check_headers(self) -> None:
         if len(self.headers.get_all("Host") or []) > 1:  # RFC 9112 §3.2: more than one Host is a 400
-            raise Rejected
-
-    def _read_request_body(self) -> bytes:
-        """The body as framed by Transfer-Encoding or Content-Length; `Rejected` when the framing is malformed
-        (a negative, non-numeric or conflicting length, a bad chunk size, a body cut short) or too large."""
-        codings = [c.strip().lower() for v in self.headers.get_all("Transfer-Encoding") or [] for c in v.split(",")]
-        lengths = [v.strip() for h in self.headers.get_all("Content-Length") or [] for v in h.split(",")]
-        if codings:
-            if codings != ["chunked"] or lengths:  # only chunked is understood; both framings: smuggling
-                raise Rejected
-            return self._read_chunked()
-        if not lengths:
-            return b""
-        if len(set(lengths)) != 1 or not _DIGITS.fullmatch(lengths[0].encode()):
-            raise Rejected  # negative, non-numeric or conflicting: the body's end is unknown
-        length = int(lengths[0])
-        if length > MAX_BODY:
-            raise Rejected(413)
-        body = self.rfile.read(length) if length else b""
-        if len(body) < length:
-            raise Rejected  # the connection ended inside the body
-        return body
-
-    def _read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            line = self._line()
-            size_token = line.split(b";", 1)[0].strip()
-            if not _HEX.fullmatch(size_token):
-                raise Rejected
-            size = int(size_token, 16)
-            if size == 0:
-                break
-            total += size
-            if total > MAX_BODY:
-                raise Rejected(413)
-            chunk = self.rfile.read(size)
-            if len(chunk) < size or self.rfile.readline(2) not in (b"\r\n", b"\n"):
-                raise Rejected  # cut short, or the chunk is longer than its size says
-            chunks.append(chunk)
-        for _ in range(MAX_TRAILERS):
-            if not self._line():
-                return b"".join(chunks)
-        raise Rejected
-
-    def _line(self) -> bytes:
-        """One CRLF-terminated line, without its terminator; `Rejected` if too long or cut short."""
-        line = self.rfile.readline(MAX_LINE + 2)
-        if not line.endswith(b"\n"):
-            raise Rejected
-        return line.rstrip(b"\r\n")
+            raise MalformedRequest
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Every error the gateway itself answers (also the HTTP parser's: a bad request line, oversized

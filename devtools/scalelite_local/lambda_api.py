@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
 from scalelite_local.invoker import Invoker, Throttled
-from scalelite_local.server import LoopbackServer, QuietHandler
+from scalelite_local.server import LoopbackServer, MalformedRequest, QuietHandler
 from scalelite_local.template import ACCOUNT, REGION, STACK_NAME
 
 _PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
@@ -58,7 +58,12 @@ class _Handler(QuietHandler):
         self._send(status, body, {"x-amzn-ErrorType": kind})
 
     def do_POST(self) -> None:
-        raw = self.read_body()
+        try:
+            raw = self.read_body()
+        except MalformedRequest:
+            self.close_connection = True  # the body's end is unknown: nothing after it can be read
+            self._error(400, "InvalidRequestContentException", "Could not read the request body.")
+            return
         path, _, query = self.path.partition("?")
         match = _PATH.match(path)
         if not match and path in ("", "/") and self.server.outputs is not None:

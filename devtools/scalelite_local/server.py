@@ -5,6 +5,7 @@ leaves no thread blocked on an idle socket and frees the port at once."""
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import socketserver
 import threading
@@ -70,21 +71,75 @@ class LoopbackServer(ConnectionTracking, ThreadingHTTPServer):
         self.drop_connections()
 
 
+MAX_LINE = 8192  # a chunk-size or trailer line longer than this is malformed
+MAX_TRAILERS = 100
+_DIGITS = re.compile(rb"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+
+class MalformedRequest(Exception):
+    """The request's framing is malformed (400) or its body too large (413): refused before anything runs."""
+
+    def __init__(self, status: int = 400) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class QuietHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # idle kept-alive connections are dropped, as load balancers do
+    max_body: int | None = None  # bytes; a larger body is a 413
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the functions log; an access log per request would drown that
 
     def read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        """The body as framed by Transfer-Encoding or Content-Length; `MalformedRequest` when the framing is
+        malformed (a negative, non-numeric or conflicting length, a bad chunk size, a body cut short) or the body
+        is larger than `max_body`."""
+        codings = [c.strip().lower() for v in self.headers.get_all("Transfer-Encoding") or [] for c in v.split(",")]
+        lengths = [v.strip() for h in self.headers.get_all("Content-Length") or [] for v in h.split(",")]
+        if codings:
+            if codings != ["chunked"] or lengths:  # only chunked is understood; both framings: smuggling
+                raise MalformedRequest
+            return self._read_chunked()
+        if not lengths:
+            return b""
+        if len(set(lengths)) != 1 or not _DIGITS.fullmatch(lengths[0].encode()):
+            raise MalformedRequest  # negative, non-numeric or conflicting: the body's end is unknown
+        length = int(lengths[0])
+        if self.max_body is not None and length > self.max_body:
+            raise MalformedRequest(413)
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            raise MalformedRequest  # the connection ended inside the body
+        return body
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size_token = self._line().split(b";", 1)[0].strip()
+            if not _HEX.fullmatch(size_token):
+                raise MalformedRequest
+            size = int(size_token, 16)
+            if size == 0:
+                break
+            total += size
+            if self.max_body is not None and total > self.max_body:
+                raise MalformedRequest(413)
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.readline(2) not in (b"\r\n", b"\n"):
+                raise MalformedRequest  # cut short, or the chunk is longer than its size says
+            chunks.append(chunk)
+        for _ in range(MAX_TRAILERS):
+            if not self._line():
+                return b"".join(chunks)
+        raise MalformedRequest
+
+    def _line(self) -> bytes:
+        """One CRLF-terminated line, without its terminator; `MalformedRequest` if too long or cut short."""
+        line = self.rfile.readline(MAX_LINE + 2)
+        if not line.endswith(b"\n"):
+            raise MalformedRequest
+        return line.rstrip(b"\r\n")

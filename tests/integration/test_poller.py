@@ -211,26 +211,33 @@ def test_poll_subtracts_only_the_reservations_it_saw(store: Any, simulators: Sim
     assert store.get_server("bbb1").load_adjust == 7
 
 
+class WriteSpy:
+    """The store, with every poll write (`record_poll`'s changes) recorded in `written`."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.written: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def record_poll(self, server_id: str, changes: Any, *, adjust_seen: float | None) -> Any:
+        self.written.append(dict(changes))
+        return self.store.record_poll(server_id, changes, adjust_seen=adjust_seen)
+
+
 def test_poll_writes_only_what_changed(store: Any, simulators: SimFactory) -> None:
     """A steady server costs no write; a busy one a write of just the figures that moved."""
     from scalelite_common.config import get_settings
     from scalelite_common.services import wiring
 
-    written: list[dict[str, Any]] = []
-
-    class Spy:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(store, name)
-
-        def record_poll(self, server_id: str, changes: Any, *, adjust_seen: float | None) -> Any:
-            written.append(dict(changes))
-            return store.record_poll(server_id, changes, adjust_seen=adjust_seen)
-
     sim = simulators()
     sim.add_meeting("m", participants=3, moderators=1, videos=1, create_time_ms=HOUR_AGO_MS)
     add_server(store, sim, "bbb1", load=0.0)
     settings = get_settings()
-    poller = Poller(Spy(), wiring.bbb_client(settings), settings)  # type: ignore[arg-type]
+    spy = WriteSpy(store)
+    written = spy.written
+    poller = Poller(spy, wiring.bbb_client(settings), settings)  # type: ignore[arg-type]
     poller.cycle("servers")
     assert written and {"users", "meetings", "load"} <= set(written[-1])
     written.clear()
@@ -393,21 +400,13 @@ def test_last_error_is_written_only_when_it_changes(store: Any, simulators: SimF
     from scalelite_common.config import get_settings
     from scalelite_common.services import wiring
 
-    written: list[dict[str, Any]] = []
-
-    class Spy:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(store, name)
-
-        def record_poll(self, server_id: str, changes: Any, *, adjust_seen: float | None) -> Any:
-            written.append(dict(changes))
-            return store.record_poll(server_id, changes, adjust_seen=adjust_seen)
-
     sim = simulators()
     add_server(store, sim, "bbb1", online=False, load=None, unhealthy_counter=5)
     store.update_server("bbb1", {"secret": "not-the-secret"})
     settings = get_settings()
-    poller = Poller(Spy(), wiring.bbb_client(settings), settings)  # type: ignore[arg-type]
+    spy = WriteSpy(store)
+    written = spy.written
+    poller = Poller(spy, wiring.bbb_client(settings), settings)  # type: ignore[arg-type]
     poller.cycle("servers")
     assert [w.get("last_error", "") for w in written][-1].startswith("checksumError")
     written.clear()

@@ -111,11 +111,11 @@ MAX_SIZE_HINT = 10_000  # no BBB server hosts more; a larger hint would take a s
 
 def _positive(value: str | None) -> int | None:
     """A plain positive integer as BBB reads one (ASCII digits, any length), else None."""
-    text = (value or "").strip()
+    text = (value or "").strip().lstrip("0")
     if not text or not text.isascii() or not text.isdigit():
         return None
-    # int() refuses over 4,300 digits; anything past 18 digits is "huge" for every cap we apply.
-    return int(text[:19]) if len(text) <= 18 else 10**18 if text.strip("0") else None
+    # int() refuses over 4,300 digits; past 18 digits a value exceeds every cap we apply anyway.
+    return int(text) if len(text) <= 18 else 10**18
 
 
 def _size_hint(value: str | None, max_participants: str | None = None) -> int | None:
