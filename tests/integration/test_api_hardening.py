@@ -119,7 +119,8 @@ def test_without_url_host_the_analytics_callback_is_not_handed_to_bbb(
     call_api("GET", "/bigbluebutton/api/create", query, headers={"host": "attacker.example"})
     forwarded = sims[0].calls("create")[-1].params
     assert "meta_analytics-callback-url" not in forwarded
-    assert store.get_meeting("default", "m1").callbacks == {"analytics_callback_url": "https://lms/an"}
+    kept = store.get_callbacks("default", "m1")
+    assert (kept.analytics_callback_url, kept.recording_ready_url) == ("https://lms/an", "")
 
 
 # ------------------------------------------------------------------ 13, 14: odd meetingIDs, size hints

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -446,8 +447,8 @@ def test_create_param_shaping(store: Any, sims: list[BBBSimulator], env: pytest.
     assert p["duration"] == ["60"]
     assert "meta_bbb-recording-ready-url" not in p
     assert p["meta_analytics-callback-url"] == ["https://lb.example.com/bigbluebutton/api/analytics_callback"]
-    meeting = store.get_meeting("default", "m1")
-    assert meeting.callbacks == {"recording_ready_url": "https://lms/cb", "analytics_callback_url": "https://lms/an"}
+    kept = store.get_callbacks("default", "m1")
+    assert (kept.recording_ready_url, kept.analytics_callback_url) == ("https://lms/cb", "https://lms/an")
 
 
 def test_external_voice_bridge(store: Any, sims: list[BBBSimulator], env: pytest.MonkeyPatch) -> None:
@@ -473,3 +474,146 @@ def test_parallel_creates_of_one_meeting_end_on_one_server(store: Any, sims: lis
     holders = [sim for sim in sims if "class-1" in sim.meetings]
     assert len(holders) == 1
     assert sum(s.load_adjust for s in store.list_servers()) == 15
+
+
+def _holders(sims: list[BBBSimulator], meeting_id: str) -> list[str]:
+    return [sim.url for sim in sims if meeting_id in sim.meetings]
+
+
+def test_creates_racing_ends_leave_mapping_and_bbb_agreeing(store: Any, sims: list[BBBSimulator]) -> None:
+    """200 create/end pairs for 20 meetingIDs, all in flight together (issue 8 item 16). Whatever the interleaving,
+    afterwards a meetingID is mapped exactly when one BBB server, the mapped one, has it."""
+    servers = {register(store, sim, f"s{i}").id: sim for i, sim in enumerate(sims)}
+    for sim in sims:
+        sim.latency = 0.002  # widen the windows between the balancer's reads, its BBB call and its writes
+    ids = [f"race-{i}" for i in range(20)]
+    jobs = [(kind, ids[i % len(ids)]) for i in range(200) for kind in ("create", "end")]
+    random.Random(8).shuffle(jobs)
+
+    def one(job: tuple[str, str]) -> str:
+        kind, meeting_id = job
+        if kind == "create":
+            reply = create(meeting_id, moderatorPW="mod-pw", attendeePW="att-pw")
+        else:
+            reply = bbb("end", {"meetingID": meeting_id, "password": "mod-pw"})
+        return reply.text("returncode") or reply.text("messageKey")
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        outcomes = list(pool.map(one, jobs))
+    creates = [o for (kind, _), o in zip(jobs, outcomes, strict=True) if kind == "create"]
+    assert creates == ["SUCCESS"] * 200
+    for meeting_id in ids:
+        mapping = store.get_meeting("default", meeting_id)
+        holders = _holders(sims, meeting_id)
+        if mapping is None:
+            assert holders == [], meeting_id
+        else:
+            assert holders == [servers[mapping.server_id].url], meeting_id
+            assert mapping.lock_owner == ""  # every create and end released its lock
+    # And each meetingID still works as one meeting: create joins the mapped one, end forgets it.
+    for meeting_id in ids:
+        assert create(meeting_id, moderatorPW="mod-pw").text("returncode") == "SUCCESS"
+        assert len(_holders(sims, meeting_id)) == 1
+        assert bbb("end", {"meetingID": meeting_id, "password": "mod-pw"}).text("returncode") == "SUCCESS"
+        assert store.get_meeting("default", meeting_id) is None and _holders(sims, meeting_id) == []
+
+
+def test_end_waits_for_a_create_holding_the_meeting(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1", moderatorPW="mp")
+    now = time.time()
+    assert store.lock_meeting("default", "m1", "a-create", now=now, until=now + 30) is not None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ending = pool.submit(bbb, "end", {"meetingID": "m1", "password": "mp"})
+        time.sleep(0.3)
+        assert not ending.done() and "m1" in sims[0].meetings  # nothing forwarded while the create holds it
+        assert store.unlock_meeting("default", "m1", "a-create") is True
+        assert ending.result(timeout=10).text("returncode") == "SUCCESS"
+    assert "m1" not in sims[0].meetings and store.get_meeting("default", "m1") is None
+
+
+def test_a_stale_lock_of_a_dead_invocation_is_taken_over(store: Any, sims: list[BBBSimulator]) -> None:
+    register(store, sims[0], "a")
+    create("m1", moderatorPW="mp")
+    now = time.time()
+    store.lock_meeting("default", "m1", "died", now=now - 60, until=now - 30)
+    assert create("m1", moderatorPW="mp").text("returncode") == "SUCCESS"
+    assert store.get_meeting("default", "m1").lock_owner == ""
+    assert bbb("end", {"meetingID": "m1", "password": "mp"}).text("returncode") == "SUCCESS"
+    assert store.get_meeting("default", "m1") is None
+
+
+def test_a_meeting_busy_beyond_the_wait_answers_a_clear_error(
+    store: Any, sims: list[BBBSimulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scalelite_common.services import meetings
+
+    monkeypatch.setattr(meetings, "MEETING_LOCK_WAIT", 0.2)
+    register(store, sims[0], "a")
+    create("m1", moderatorPW="mp")
+    now = time.time()
+    store.lock_meeting("default", "m1", "slow", now=now, until=now + 30)
+    reply = bbb("end", {"meetingID": "m1", "password": "mp"})
+    assert (reply.text("returncode"), reply.text("messageKey")) == ("FAILED", "internalError")
+    assert "try again" in reply.text("message")
+    assert "m1" in sims[0].meetings and store.get_meeting("default", "m1") is not None
+
+
+def test_a_create_bbb_refuses_for_its_size_keeps_the_mapping(store: Any, sims: list[BBBSimulator]) -> None:
+    """HTTP 414 (the simulator's http.server, like BBB's nginx, refuses a request line over 64 KiB) says nothing
+    about the server: the meeting stays where it runs instead of being re-placed as a twin elsewhere."""
+    register(store, sims[0], "a")
+    register(store, sims[1], "b", load=100)
+    create("m1", moderatorPW="mp")
+    reply = create("m1", moderatorPW="mp", welcome="w" * 70_000)
+    assert (reply.text("returncode"), reply.text("messageKey")) == ("FAILED", "internalError")
+    assert store.get_meeting("default", "m1").server_id == "a"
+    assert "m1" not in sims[1].meetings
+    assert store.get_server("b").load_adjust == 0
+
+
+def test_a_meeting_placed_anew_keeps_its_moderator_password(store: Any, sims: list[BBBSimulator]) -> None:
+    """The LMS may hold the generated moderatorPW from the first create; a re-placement must not change it."""
+    register(store, sims[0], "a")
+    create("m1")
+    first = store.get_meeting("default", "m1").moderator_pw
+    register(store, sims[1], "b", load=100)
+    store.update_server("a", {"online": False, "load": None})
+    assert create("m1").text("returncode") == "SUCCESS"
+    assert store.get_meeting("default", "m1").server_id == "b"
+    assert sims[1].meetings["m1"].moderator_pw == first
+
+
+@pytest.mark.parametrize("voice_bridge", ["７１２３４", "71a34", "-7123"])
+def test_external_voice_bridge_must_be_digits(
+    store: Any, sims: list[BBBSimulator], env: pytest.MonkeyPatch, voice_bridge: str
+) -> None:
+    env.setenv("USE_EXTERNAL_VOICE_BRIDGE", "true")
+    register(store, sims[0], "a")
+    reply = create("m1", voiceBridge=voice_bridge)
+    assert (reply.text("returncode"), reply.text("messageKey")) == ("FAILED", "validationError")
+    assert reply.text("message") == "Voice bridge must be an integer."
+    assert store.get_meeting("default", "m1") is None and sims[0].meetings == {}
+
+
+def test_callback_data_outlives_the_meeting(store: Any, sims: list[BBBSimulator], env: pytest.MonkeyPatch) -> None:
+    """Kept by tenant and meetingID with its own TTL (issue 9 item 6): end, the sweep and panic forget the mapping,
+    but the recording-ready callback fires only after the recording is processed, long after the end."""
+    env.setenv("CALLBACK_DATA_TTL", "7200")
+    register(store, sims[0], "a")
+    before = int(time.time())
+    create("m1", moderatorPW="mp", **{"meta_bbb-recording-ready-url": "https://lms/ready"})
+    assert bbb("end", {"meetingID": "m1", "password": "mp"}).text("returncode") == "SUCCESS"
+    assert store.get_meeting("default", "m1") is None
+    kept = store.get_callbacks("default", "m1")
+    assert kept.recording_ready_url == "https://lms/ready" and kept.analytics_callback_url == ""
+    assert before + 7200 <= kept.expires_at <= int(time.time()) + 7200
+    assert store.get_callbacks("other-tenant", "m1") is None
+
+    # A create of the running meeting that names new URLs replaces them; one that names none keeps them.
+    create("m2", moderatorPW="mp")
+    assert store.get_callbacks("default", "m2") is None
+    create("m2", moderatorPW="mp", **{"meta_canvas-recording-ready-url": "https://canvas/ready"})
+    assert store.get_callbacks("default", "m2").recording_ready_url == "https://canvas/ready"
+    create("m2", moderatorPW="mp")
+    assert store.get_callbacks("default", "m2").recording_ready_url == "https://canvas/ready"

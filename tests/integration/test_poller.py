@@ -191,6 +191,72 @@ def test_meetings_sweep(store: Any, simulators: SimFactory, make_poller: Callabl
     assert make_poller().cycle("meetings").meetings_extended == 0
 
 
+def test_a_long_meeting_keeps_its_voice_bridge(
+    store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
+) -> None:
+    """The sweep pushes the voice bridge claim forward with the meeting's TTL (issue 9 item 7): otherwise a meeting
+    running past DEFAULT_MEETING_TTL loses its dial-in number to the next create that draws it."""
+    from scalelite_common.db.models import VoiceBridgeItem
+
+    sim = simulators()
+    sim.add_meeting("long", participants=2, create_time_ms=HOUR_AGO_MS)
+    add_server(store, sim, "up")
+    add_mapping(store, "up", "long", ttl=3700, voice_bridge="71234")  # both expire in 100 s
+    VoiceBridgeItem("55555", meeting_pk="default#someone-else", expires_at=int(time.time()) + 50).save()
+    add_mapping(store, "up", "lost-it", ttl=3700)
+    from scalelite_common.db.models import MeetingItem
+
+    # A mapping whose number was taken by another meeting after its claim lapsed (before this fix).
+    MeetingItem.get("default#lost-it").update(actions=[MeetingItem.voice_bridge.set("55555")])
+    sim.add_meeting("lost-it", participants=1, create_time_ms=HOUR_AGO_MS)
+
+    before = time.time()
+    assert make_poller().cycle("meetings").meetings_extended == 2
+
+    meeting = store.get_meeting("default", "long")
+    assert meeting.expires_at >= int(before) + 86400
+    assert VoiceBridgeItem.get("71234").expires_at == meeting.expires_at
+    assert VoiceBridgeItem.get("55555").meeting_pk == "default#someone-else"  # not ours: left alone
+    assert VoiceBridgeItem.get("55555").expires_at < before + 60
+
+
+def test_sweep_leaves_meetings_a_create_or_end_is_working_on(
+    store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
+) -> None:
+    """A mapping BBB does not list is swept only while nobody holds it and no create reached it lately: a create in
+    flight (its lock), or one that just re-created the meeting on BBB, must not lose its mapping (issue 8 item 16)."""
+    sim = simulators()
+    add_server(store, sim, "up")
+    add_mapping(store, "up", "locked")
+    add_mapping(store, "up", "stale-lock")
+    add_mapping(store, "up", "re-created")
+    add_mapping(store, "up", "idle")
+    now = time.time()
+    store.lock_meeting("default", "locked", "a-create", now=now, until=now + 30, touch=False)
+    store.lock_meeting("default", "stale-lock", "dead", now=now - 60, until=now - 30, touch=False)
+    store.lock_meeting("default", "re-created", "a-create", now=now - 1, until=now + 29, touch=True)
+    store.unlock_meeting("default", "re-created", "a-create")
+
+    summary = make_poller().cycle("meetings")
+
+    assert store.get_meeting("default", "locked") is not None
+    assert store.get_meeting("default", "re-created") is not None  # within the grace of its last create
+    assert store.get_meeting("default", "stale-lock") is None
+    assert store.get_meeting("default", "idle") is None
+    assert summary.meetings_ended == 2
+
+
+def test_idle_delete_refuses_a_mapping_touched_since_it_was_read(store: Any, simulators: SimFactory) -> None:
+    add_server(store, simulators(), "up")
+    read = add_mapping(store, "up", "m1")
+    now = time.time()
+    store.lock_meeting("default", "m1", "a-create", now=now, until=now + 30, touch=True)
+    store.unlock_meeting("default", "m1", "a-create")
+    assert store.delete_meeting_if_on(read, "up", idle=True) is False
+    fresh = store.get_meeting("default", "m1")
+    assert store.delete_meeting_if_on(fresh, "up", idle=True) is True
+
+
 def test_poll_subtracts_only_the_reservations_it_saw(store: Any, simulators: SimFactory) -> None:
     """A create placed while the poll is running keeps its reservation; the ones before it are folded in."""
     from scalelite_common.config import get_settings

@@ -81,6 +81,7 @@ class Settings:
     use_external_voice_bridge: bool = False
     # Meetings
     default_meeting_ttl: int = 86400  # seconds
+    callback_data_ttl: int = 2592000  # seconds a meeting's callback URLs outlive its last create (30 days)
     get_meetings_api_disabled: bool = False
     # Poller
     poll_interval: float = 60.0
@@ -92,6 +93,7 @@ class Settings:
     servers_table: str = "ServersTable"
     meetings_table: str = "MeetingsTable"
     voice_bridges_table: str = "VoiceBridgesTable"
+    callbacks_table: str = "CallbacksTable"
     spool_bucket: str = ""
     recordings_bucket: str = ""
     aws_region: str = "us-east-1"
@@ -143,6 +145,7 @@ class Settings:
             voice_bridge_len=min(max(_num(env, "VOICE_BRIDGE_LEN", 9, int), 5), 18),
             use_external_voice_bridge=_bool(env, "USE_EXTERNAL_VOICE_BRIDGE"),
             default_meeting_ttl=max(60, _num(env, "DEFAULT_MEETING_TTL", 86400, int)),
+            callback_data_ttl=max(3600, _num(env, "CALLBACK_DATA_TTL", 2592000, int)),
             get_meetings_api_disabled=_bool(env, "GET_MEETINGS_API_DISABLED"),
             poll_interval=max(1.0, _num(env, "POLL_INTERVAL", 60.0, float)),
             poller_threads=max(1, _num(env, "POLLER_THREADS", 64, int)),
@@ -151,6 +154,7 @@ class Settings:
             servers_table=env.get("SERVERS_TABLE", "ServersTable"),
             meetings_table=env.get("MEETINGS_TABLE", "MeetingsTable"),
             voice_bridges_table=env.get("VOICE_BRIDGES_TABLE", "VoiceBridgesTable"),
+            callbacks_table=env.get("CALLBACKS_TABLE", "CallbacksTable"),
             spool_bucket=env.get("SPOOL_BUCKET", ""),
             recordings_bucket=env.get("RECORDINGS_BUCKET", ""),
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",

@@ -54,6 +54,12 @@ class RecordingNotFoundError(BBBError):
     default_message = "We could not find recordings"
 
 
+class ValidationError(BBBError):
+    """A parameter BBB's own validation refuses (BBB 2.5+ answers these with messageKey validationError)."""
+
+    message_key = "validationError"
+
+
 class InternalError(BBBError):
     message_key = "internalError"
 

@@ -4,6 +4,7 @@ Before-filter order as in Scalelite: content type, checksum, action. Errors are 
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,11 @@ router = APIRouter()
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 XML_TYPES = ("application/xml", "text/xml")
+# BBB's MeetingIDConstraint (2.5+): a longer meetingID is a validationError on every call that takes one. It also
+# keeps every DynamoDB key (`<tenant>#<meetingID>`) far below DynamoDB's 2048-byte limit.
+MAX_MEETING_ID = 256
+# Multipart limit on fields and files: Tomcat's default maxParameterCount.
+MAX_FORM_FIELDS = 10_000
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Call:
     methods: frozenset[str]
     content_types: tuple[str, ...]
     run: Callable[[MeetingService, BBBRequest], bytes | Redirect]
+    meeting_id: bool = False  # takes a meetingID, checked as BBB checks it
 
 
 @dataclass
@@ -83,21 +90,33 @@ def _recording_not_found(_svc: MeetingService, r: BBBRequest) -> bytes:
 
 # Until the recordings work lands the balancer stores no recordings: answer as Scalelite does with none stored.
 CALLS: dict[str, Call] = {
-    "create": Call(frozenset({"GET", "POST"}), FORM_TYPES + XML_TYPES, _create),
-    "join": Call(frozenset({"GET"}), (), lambda svc, r: svc.join(r.params, r.tenant_id)),
-    "end": Call(frozenset({"GET", "POST"}), FORM_TYPES, lambda svc, r: svc.end(r.params, r.tenant_id)),
+    "create": Call(frozenset({"GET", "POST"}), FORM_TYPES + XML_TYPES, _create, meeting_id=True),
+    "join": Call(frozenset({"GET"}), (), lambda svc, r: svc.join(r.params, r.tenant_id), meeting_id=True),
+    "end": Call(frozenset({"GET", "POST"}), FORM_TYPES, lambda svc, r: svc.end(r.params, r.tenant_id), meeting_id=True),
     "isMeetingRunning": Call(
-        frozenset({"GET", "POST"}), FORM_TYPES, lambda svc, r: svc.is_meeting_running(r.params, r.tenant_id)
+        frozenset({"GET", "POST"}),
+        FORM_TYPES,
+        lambda svc, r: svc.is_meeting_running(r.params, r.tenant_id),
+        meeting_id=True,
     ),
     "getMeetingInfo": Call(
-        frozenset({"GET", "POST"}), FORM_TYPES, lambda svc, r: svc.get_meeting_info(r.params, r.tenant_id)
+        frozenset({"GET", "POST"}),
+        FORM_TYPES,
+        lambda svc, r: svc.get_meeting_info(r.params, r.tenant_id),
+        meeting_id=True,
     ),
     "getMeetings": Call(frozenset({"GET", "POST"}), FORM_TYPES, lambda svc, r: svc.get_meetings(None)),
     "insertDocument": Call(
-        frozenset({"POST"}), XML_TYPES, lambda svc, r: svc.insert_document(r.params, r.tenant_id, r.body)
+        frozenset({"POST"}),
+        XML_TYPES,
+        lambda svc, r: svc.insert_document(r.params, r.tenant_id, r.body),
+        meeting_id=True,
     ),
     "sendChatMessage": Call(
-        frozenset({"GET"}), FORM_TYPES, lambda svc, r: svc.send_chat_message(r.params, r.tenant_id)
+        frozenset({"GET"}),
+        FORM_TYPES,
+        lambda svc, r: svc.send_chat_message(r.params, r.tenant_id),
+        meeting_id=True,
     ),
     "getRecordings": Call(frozenset({"GET", "POST"}), FORM_TYPES, _no_recordings),
     "publishRecordings": Call(frozenset({"GET"}), FORM_TYPES, _publish_recordings),
@@ -119,14 +138,52 @@ async def index() -> Response:
     return xml_response(index_document(get_settings()))
 
 
+def _charset(content_type_header: str) -> str:
+    """The codec a form body declares (`; charset=...`, as Tomcat honours it); UTF-8 if none, unknown, or one in
+    which a form body's `=`/`&`/`%`/`+` are not plain ASCII (UTF-16, UTF-7 and the like)."""
+    for option in content_type_header.split(";")[1:]:
+        name, _, value = option.partition("=")
+        if name.strip().lower() == "charset":
+            try:
+                codec = codecs.lookup(value.strip().strip('"')).name
+                if b"a=%41+b&\xff".decode(codec, errors="replace").startswith("a=%41+b&"):
+                    return codec
+            except Exception:  # noqa: S110 - unknown (LookupError), NUL in the name (ValueError), odd codecs
+                pass
+            break
+    return "utf-8"
+
+
+def _form_request(request: Request, body: bytes, charset: str) -> Request:
+    """`request` with its (already read) body and the multipart Content-Type carrying `charset` in place of the
+    declared one, for starlette's form parser."""
+    declared = request.headers.get("content-type", "").split(";")[1:]
+    options = [o for o in declared if o.partition("=")[0].strip().lower() != "charset"]
+    content_type = ";".join(["multipart/form-data", *options, f" charset={charset}"])
+    headers = [(k, v) for k, v in request.scope["headers"] if k.lower() != b"content-type"]
+    headers.append((b"content-type", content_type.encode("latin-1")))
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(dict(request.scope, headers=headers), receive)
+
+
 async def _body_params(request: Request, body: bytes, content_type: str) -> P.Params:
-    """The form parameters of a POST body; a body we cannot read carries none (the query alone must then pass)."""
+    """The form parameters of a POST body, decoded in the declared charset (as Tomcat does; see `_charset`); a body
+    we cannot read carries none (the query alone must then pass)."""
     try:
+        charset = _charset(request.headers.get("content-type", ""))
         if content_type == "application/x-www-form-urlencoded":
-            return P.parse(body.decode("utf-8", errors="replace"))
+            return P.parse(body.decode(charset, errors="replace"), encoding=charset)
         if content_type == "multipart/form-data":
-            form = await request.form()
-            return [(k, P.sanitize(v)) for k, v in form.multi_items() if isinstance(v, str)]
+            # File parts are no parameters (BBB's getParameter does not see them either); closing the form removes
+            # their spooled files at once. A field may be as large as the body it came in.
+            form_request = _form_request(request, body, charset)
+            async with form_request.form(
+                max_files=MAX_FORM_FIELDS, max_fields=MAX_FORM_FIELDS, max_part_size=max(len(body), 1024 * 1024)
+            ) as form:
+                return [(k, P.sanitize(v)) for k, v in form.multi_items() if isinstance(v, str)]
     except Exception as exc:  # malformed multipart: python-multipart raises several unrelated types
         logger.warning("unreadable form body ignored", error=type(exc).__name__)
     return []
@@ -142,6 +199,14 @@ async def _read_params(request: Request, raw_query: str, body: bytes, content_ty
     if {k for k, _ in params} & {k for k, _ in from_body}:
         raise ChecksumError()
     return params + from_body
+
+
+def _check_meeting_id(params: P.Params) -> None:
+    """BBB's length rule, counted as Java counts (UTF-16 code units); a missing or blank meetingID is left to the
+    call (missingParamMeetingID)."""
+    meeting_id = P.first(params, "meetingID")
+    if meeting_id is not None and len(meeting_id.encode("utf-16-le")) // 2 > MAX_MEETING_ID:
+        raise BBBError(f"Meeting ID must be between 2 and {MAX_MEETING_ID} characters", message_key="validationError")
 
 
 @router.api_route("/bigbluebutton/api/{call_name}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
@@ -166,6 +231,8 @@ async def bbb_call(call_name: str, request: Request) -> Response:
             settings.checksum_algorithms,
             checksum=P.first(params, "checksum"),
         )
+        if call.meeting_id:
+            _check_meeting_id(params)
         logger.append_keys(bbb_call=call_name, meeting_id=P.first(params, "meetingID"))
         result = call.run(
             wiring.meeting_service(settings),

@@ -17,9 +17,23 @@ import urllib3
 from scalelite_common.bbb import checksum, xml
 from scalelite_common.errors import InternalError, UpstreamError
 
+_REQUEST_REFUSED = frozenset({400, 413, 414, 431})
+
 
 class BBBTransportError(Exception):
-    """Connection refused, timeout, non-XML or non-200 answer: the server could not be used."""
+    """Connection refused, timeout, non-XML or non-200 answer: the server could not be used. `status` is the HTTP
+    status when the server answered one."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def refused(self) -> bool:
+        """The server answered and refused this request itself (400, 413, 414 for a too-long URL, 431): any other
+        server would refuse it too, so it is no reason to fail over or to re-place the meeting. Other statuses
+        (404 for a wrong API path, 401/403, 5xx) say the server is misconfigured or down."""
+        return self.status in _REQUEST_REFUSED
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,7 @@ class BBBClient:
         except urllib3.exceptions.HTTPError as exc:
             raise BBBTransportError(f"{type(exc).__name__}") from exc
         if resp.status != 200:
-            raise BBBTransportError(f"HTTP {resp.status}")
+            raise BBBTransportError(f"HTTP {resp.status}", status=resp.status)
         try:
             root = xml.parse(resp.data)
         except xml.MalformedXML as exc:

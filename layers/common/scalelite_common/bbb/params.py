@@ -19,9 +19,13 @@ def sanitize(value: str) -> str:
     return _CONTROL.sub("", value).strip()
 
 
-def parse(raw: str) -> Params:
-    """Decode a query string or form body; every value is sanitised as BBB does, so what we map is what we forward."""
-    return [(key, sanitize(value)) for key, value in parse_qsl(raw, keep_blank_values=True)]
+def parse(raw: str, encoding: str = "utf-8") -> Params:
+    """Decode a query string or form body; every value is sanitised as BBB does, so what we map is what we forward.
+
+    `encoding` is what percent-escapes decode as (a form body's declared charset); undecodable bytes become U+FFFD.
+    """
+    pairs = parse_qsl(raw, keep_blank_values=True, encoding=encoding, errors="replace")
+    return [(key, sanitize(value)) for key, value in pairs]
 
 
 def first(params: Sequence[tuple[str, str]], name: str) -> str | None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pynamodb.attributes import (
     BooleanAttribute,
-    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
@@ -63,7 +60,9 @@ class MeetingItem(Model):
     reserved_users = NumberAttribute(default=0)
     load_multiplier = NumberAttribute(default=1)
     joins = NumberAttribute(default=0)
-    callbacks: MapAttribute[str, Any] = MapAttribute(null=True)
+    lock_owner = UnicodeAttribute(null=True)  # absent while nobody holds the meeting (create/end in flight)
+    lock_until = NumberAttribute(null=True)
+    touched_at = NumberAttribute(null=True)
     server_index = ServerIndex()
 
 
@@ -77,7 +76,21 @@ class VoiceBridgeItem(Model):
     expires_at = NumberAttribute(default=0)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (ServerItem, MeetingItem, VoiceBridgeItem)
+class CallbackItem(Model):
+    class Meta:
+        table_name = "CallbacksTable"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)  # "<tenant_id>#<meetingID>", as MeetingItem
+    tenant_id = UnicodeAttribute()
+    meeting_id = UnicodeAttribute()
+    recording_ready_url = UnicodeAttribute(null=True)
+    analytics_callback_url = UnicodeAttribute(null=True)
+    created_at = NumberAttribute(default=0)
+    expires_at = NumberAttribute(default=0)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (ServerItem, MeetingItem, VoiceBridgeItem, CallbackItem)
 
 
 def bind(
@@ -85,6 +98,7 @@ def bind(
     servers_table: str,
     meetings_table: str,
     voice_bridges_table: str,
+    callbacks_table: str,
     region: str,
     host: str | None,
     max_pool_connections: int = 10,
@@ -96,6 +110,7 @@ def bind(
         (ServerItem, servers_table),
         (MeetingItem, meetings_table),
         (VoiceBridgeItem, voice_bridges_table),
+        (CallbackItem, callbacks_table),
     ):
         model.Meta.table_name = name
         model.Meta.region = region

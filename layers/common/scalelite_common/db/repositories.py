@@ -9,13 +9,22 @@ from typing import TYPE_CHECKING, Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from scalelite_common.db.models import MeetingItem, ServerItem, VoiceBridgeItem, bind
-from scalelite_common.domain.entities import Meeting, Server, ServerState
+from scalelite_common.db.models import CallbackItem, MeetingItem, ServerItem, VoiceBridgeItem, bind
+from scalelite_common.domain.entities import CallbackData, Meeting, Server, ServerState
 from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone, StoreConflict
+from scalelite_common.observability import logger
 
-__all__ = ["DynamoStore", "PlacementConflict", "ServerExists", "ServerGone", "StoreConflict", "meeting_pk"]
+__all__ = [
+    "DynamoStore",
+    "PlacementConflict",
+    "ServerExists",
+    "ServerGone",
+    "StoreConflict",
+    "meeting_pk",
+]
 
 if TYPE_CHECKING:
     from scalelite_common.config import Settings
@@ -100,7 +109,9 @@ def _meeting(item: MeetingItem) -> Meeting:
         reserved_users=int(item.reserved_users or 0),
         load_multiplier=float(item.load_multiplier or 1),
         joins=int(item.joins or 0),
-        callbacks={str(k): str(v) for k, v in (item.callbacks.as_dict() if item.callbacks else {}).items()},
+        lock_owner=item.lock_owner or "",
+        lock_until=float(item.lock_until or 0),
+        touched_at=float(item.touched_at or 0),
     )
 
 
@@ -118,7 +129,21 @@ def _meeting_item(meeting: Meeting) -> MeetingItem:
         reserved_users=meeting.reserved_users,
         load_multiplier=meeting.load_multiplier,
         joins=meeting.joins,
-        callbacks=dict(meeting.callbacks) or None,
+        lock_owner=meeting.lock_owner or None,
+        lock_until=meeting.lock_until or None,
+        touched_at=meeting.touched_at or None,
+    )
+
+
+def _callback_item(data: CallbackData) -> CallbackItem:
+    return CallbackItem(
+        meeting_pk(data.tenant_id, data.meeting_id),
+        tenant_id=data.tenant_id,
+        meeting_id=data.meeting_id,
+        recording_ready_url=data.recording_ready_url or None,
+        analytics_callback_url=data.analytics_callback_url or None,
+        created_at=data.created_at,
+        expires_at=data.expires_at,
     )
 
 
@@ -129,6 +154,7 @@ class DynamoStore:
             servers_table=settings.servers_table,
             meetings_table=settings.meetings_table,
             voice_bridges_table=settings.voice_bridges_table,
+            callbacks_table=settings.callbacks_table,
             region=settings.aws_region,
             host=settings.aws_endpoint_url,
             max_pool_connections=pool,
@@ -219,9 +245,18 @@ class DynamoStore:
             return None
         return _meeting(item)
 
-    def place_meeting(self, meeting: Meeting, server: Server, *, now: float, exact: bool = True) -> None:
+    def place_meeting(
+        self,
+        meeting: Meeting,
+        server: Server,
+        *,
+        now: float,
+        exact: bool = True,
+        callbacks: CallbackData | None = None,
+    ) -> None:
         """One transaction: reserve load on the server (only if it is still available and, with `exact`, nobody
-        else reserved since we read it), store the mapping (only if absent or expired), claim the voice bridge."""
+        else reserved since we read it), store the mapping (only if absent or expired), claim the voice bridge, and
+        store the callback data when there is some."""
         pk = meeting_pk(meeting.tenant_id, meeting.meeting_id)
         meeting_condition = MeetingItem.pk.does_not_exist() | (MeetingItem.expires_at < int(now))
         vb_condition = (
@@ -250,6 +285,8 @@ class DynamoStore:
                     actions=[ServerItem.load_adjust.add(meeting.reservation)],
                     condition=server_condition,
                 )
+                if callbacks:
+                    tx.save(_callback_item(callbacks))
         except TransactWriteError as exc:
             names = ["meeting", "voice_bridge", "server"] if meeting.voice_bridge else ["meeting", "server"]
             reasons = {
@@ -260,6 +297,26 @@ class DynamoStore:
             if not reasons:
                 raise
             raise PlacementConflict(reasons) from exc
+
+    # ---------------------------------------------------------- callback data
+    def put_callbacks(self, callbacks: CallbackData) -> None:
+        _callback_item(callbacks).save()
+
+    def get_callbacks(self, tenant_id: str, meeting_id: str, *, now: float | None = None) -> CallbackData | None:
+        try:
+            item = CallbackItem.get(meeting_pk(tenant_id, meeting_id))
+        except DoesNotExist:
+            return None
+        if item.expires_at and item.expires_at < (now or time.time()):
+            return None
+        return CallbackData(
+            tenant_id=item.tenant_id,
+            meeting_id=item.meeting_id,
+            recording_ready_url=item.recording_ready_url or "",
+            analytics_callback_url=item.analytics_callback_url or "",
+            created_at=int(item.created_at or 0),
+            expires_at=int(item.expires_at or 0),
+        )
 
     def count_join(self, tenant_id: str, meeting_id: str, *, now: float) -> Meeting | None:
         """ADD joins 1 on a live mapping and return it (ALL_NEW); None if there is no live mapping."""
@@ -285,27 +342,92 @@ class DynamoStore:
         item = MeetingItem.from_raw_data(attrs)
         return _meeting(item)
 
-    def delete_meeting_if_on(self, meeting: Meeting, server_id: str) -> bool:
-        """Delete the mapping only if it still points at `server_id` (a concurrent re-placement wins)."""
+    def delete_meeting_if_on(
+        self,
+        meeting: Meeting,
+        server_id: str,
+        *,
+        owner: str | None = None,
+        idle: bool = False,
+        now: float | None = None,
+    ) -> bool:
+        """Delete the mapping only if it still points at `server_id` (a concurrent re-placement wins); with `owner`,
+        only while that lock holder holds it; with `idle`, only if no create or end holds it and no create reached it
+        since `meeting` was read (the poller's sweep must not forget a meeting a create just brought back)."""
+        condition = MeetingItem.server_id == server_id
+        if owner is not None:
+            condition &= MeetingItem.lock_owner == owner
+        if idle:
+            condition &= MeetingItem.lock_owner.does_not_exist() | (MeetingItem.lock_until < (now or time.time()))
+            if meeting.touched_at:
+                condition &= MeetingItem.touched_at == meeting.touched_at
+            else:
+                condition &= MeetingItem.touched_at.does_not_exist()
         try:
-            MeetingItem(meeting_pk(meeting.tenant_id, meeting.meeting_id)).delete(
-                condition=MeetingItem.server_id == server_id
-            )
+            MeetingItem(meeting_pk(meeting.tenant_id, meeting.meeting_id)).delete(condition=condition)
         except DeleteError as exc:
             if _conditional_failed(exc):
                 return False
             raise
         return True
 
-    def extend_meeting(self, tenant_id: str, meeting_id: str, expires_at: int) -> bool:
+    def lock_meeting(
+        self, tenant_id: str, meeting_id: str, owner: str, *, now: float, until: float, touch: bool = False
+    ) -> Meeting | None:
+        """Take the live mapping's lock for `owner` (free, or stale past its `lock_until`) and return the mapping
+        (ALL_NEW); `touch` records this moment as the mapping's last create. None when it was not taken: there is no
+        live mapping, or another holder has it (telling which would cost a read; callers that care read)."""
+        item = MeetingItem(meeting_pk(tenant_id, meeting_id))
+        actions: list[Action] = [MeetingItem.lock_owner.set(owner), MeetingItem.lock_until.set(until)]
+        if touch:
+            actions.append(MeetingItem.touched_at.set(now))
+        free = MeetingItem.lock_owner.does_not_exist() | (MeetingItem.lock_until < now)
+        live = MeetingItem.pk.exists() & (MeetingItem.expires_at >= int(now))
+        try:
+            item.update(actions=actions, condition=live & free)
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return _meeting(item)
+
+    def unlock_meeting(self, tenant_id: str, meeting_id: str, owner: str) -> bool:
+        """Release `owner`'s lock; False if it holds none (the mapping is gone, or its lock went stale and was
+        taken over)."""
         try:
             MeetingItem(meeting_pk(tenant_id, meeting_id)).update(
+                actions=[MeetingItem.lock_owner.remove(), MeetingItem.lock_until.remove()],
+                condition=MeetingItem.lock_owner == owner,
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def extend_meeting(self, meeting: Meeting, expires_at: int) -> bool:
+        """Push the mapping's TTL to `expires_at`, and its voice bridge claim's with it (else a meeting running past
+        DEFAULT_MEETING_TTL would lose its dial-in number to a new meeting). Two round trips when it has a number;
+        False if the mapping is gone."""
+        try:
+            MeetingItem(meeting_pk(meeting.tenant_id, meeting.meeting_id)).update(
                 actions=[MeetingItem.expires_at.set(expires_at)], condition=MeetingItem.pk.exists()
             )
         except UpdateError as exc:
             if _conditional_failed(exc):
                 return False
             raise
+        if meeting.voice_bridge:
+            pk = meeting_pk(meeting.tenant_id, meeting.meeting_id)
+            try:
+                # Only our own claim; one another meeting took after ours expired is theirs.
+                VoiceBridgeItem(meeting.voice_bridge).update(
+                    actions=[VoiceBridgeItem.expires_at.set(expires_at)], condition=VoiceBridgeItem.meeting_pk == pk
+                )
+            except UpdateError as exc:
+                if not _conditional_failed(exc):
+                    raise
+                logger.warning("voice bridge no longer held by its meeting", meeting_id=meeting.meeting_id)
         return True
 
     def meetings_on_server(self, server_id: str) -> list[Meeting]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -60,4 +60,28 @@ class Meeting:
     reserved_users: int = 0  # joins up to this many are already covered by the reservation
     load_multiplier: float = 1.0  # the server's multiplier at placement, so a join needs no server read
     joins: int = 0
-    callbacks: dict[str, str] = field(default_factory=dict)  # captured callback URLs (recording-ready, analytics)
+    # Serialises create and end of one meetingID (see MeetingService): who holds the mapping and until when.
+    lock_owner: str = ""
+    lock_until: float = 0.0  # epoch seconds; a lock past this is stale (its holder died)
+    touched_at: float = 0.0  # epoch seconds of the last create forwarded for this mapping (0: only the first)
+
+    @property
+    def last_create(self) -> float:
+        """When a create last reached (or is about to reach) BBB for this mapping."""
+        return max(float(self.created_at), self.touched_at)
+
+
+@dataclass(frozen=True)
+class CallbackData:
+    """The LMS's callback URLs for a meeting, captured at create. Its own lifetime: it outlives the meeting mapping
+    (which end, the sweep and panic delete) until recording-ready and analytics callbacks have fired."""
+
+    tenant_id: str
+    meeting_id: str
+    recording_ready_url: str = ""
+    analytics_callback_url: str = ""
+    created_at: int = 0  # epoch seconds of the create that wrote it
+    expires_at: int = 0  # epoch seconds (DynamoDB TTL)
+
+    def __bool__(self) -> bool:
+        return bool(self.recording_ready_url or self.analytics_callback_url)

@@ -1,7 +1,8 @@
 """BBB meeting calls through the load balancer: placement, forwarding, failover.
 
-DynamoDB round trips on the normal path (see docs/data-model.md): create 3 (mapping, servers, one transaction),
-join 2, end 3, isMeetingRunning 2, getMeetingInfo 2, getMeetings 1.
+DynamoDB round trips on the normal path (see docs/data-model.md): create of a mapped meeting 3 (lock, servers,
+unlock), of a new one 4 (lock attempt, servers, one transaction, unlock), join 2, end 3 (lock, server, delete),
+isMeetingRunning 2, getMeetingInfo 2, getMeetings 1.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from scalelite_common.bbb import xml
 from scalelite_common.bbb.client import BBBClient, BBBResponse, BBBTransportError, Target
 from scalelite_common.config import Settings
 from scalelite_common.domain.balancing import TagRequest, candidates
-from scalelite_common.domain.entities import Meeting, Server, ServerState
+from scalelite_common.domain.entities import CallbackData, Meeting, Server, ServerState
 from scalelite_common.errors import (
     BBBError,
     InternalError,
@@ -33,6 +34,7 @@ from scalelite_common.errors import (
     ServerGone,
     ServerUnavailableError,
     UpstreamError,
+    ValidationError,
 )
 from scalelite_common.observability import logger
 
@@ -45,6 +47,10 @@ RECORDING_READY_PARAMS = (
 )
 ANALYTICS_PARAM = "meta_analytics-callback-url"
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
+# A create or end holds its meetingID's lock for at most the API function's timeout (template: 30 s); a lock older
+# than that belongs to a dead invocation. A waiter gives up a little earlier, inside its own timeout.
+MEETING_LOCK_SECONDS = 30.0
+MEETING_LOCK_WAIT = 25.0
 
 
 class Store(Protocol):
@@ -53,9 +59,30 @@ class Store(Protocol):
     def list_servers(self) -> list[Server]: ...
     def get_server(self, server_id: str) -> Server | None: ...
     def get_meeting(self, tenant_id: str, meeting_id: str, *, now: float | None = None) -> Meeting | None: ...
-    def place_meeting(self, meeting: Meeting, server: Server, *, now: float, exact: bool = True) -> None: ...
+    def place_meeting(
+        self,
+        meeting: Meeting,
+        server: Server,
+        *,
+        now: float,
+        exact: bool = True,
+        callbacks: CallbackData | None = None,
+    ) -> None: ...
+    def put_callbacks(self, callbacks: CallbackData) -> None: ...
     def delete_meeting(self, tenant_id: str, meeting_id: str) -> Meeting | None: ...
-    def delete_meeting_if_on(self, meeting: Meeting, server_id: str) -> bool: ...
+    def delete_meeting_if_on(
+        self,
+        meeting: Meeting,
+        server_id: str,
+        *,
+        owner: str | None = None,
+        idle: bool = False,
+        now: float | None = None,
+    ) -> bool: ...
+    def lock_meeting(
+        self, tenant_id: str, meeting_id: str, owner: str, *, now: float, until: float, touch: bool = False
+    ) -> Meeting | None: ...
+    def unlock_meeting(self, tenant_id: str, meeting_id: str, owner: str) -> bool: ...
     def add_load(self, server_id: str, amount: float, *, require_joinable: bool = False) -> Server: ...
     def count_join(self, tenant_id: str, meeting_id: str, *, now: float) -> Meeting | None: ...
     def release_voice_bridge(self, voice_bridge: str, tenant_id: str, meeting_id: str) -> None: ...
@@ -74,10 +101,13 @@ class Redirect:
 
 
 @dataclass
-class _Placement:
-    meeting: Meeting
-    server: Server
-    tried: list[str] = field(default_factory=list)
+class _Hold:
+    """One request's claim on a meetingID's lock (see MeetingService._lock)."""
+
+    tenant_id: str
+    meeting_id: str
+    owner: str = field(default_factory=lambda: secrets.token_hex(8))
+    held: bool = False  # the mapping exists and its lock is ours: release it when done
 
 
 def _meeting_id(params: Sequence[tuple[str, str]]) -> str:
@@ -134,6 +164,8 @@ class MeetingService:
 
     # ------------------------------------------------------------------ create
     def create(self, req: CreateRequest) -> bytes:
+        """Under the meetingID's lock (see `_lock`): forward to the mapped server while it can serve the meeting, else
+        place the meeting anew (the new mapping held the same way until BBB answered)."""
         meeting_id = _meeting_id(req.params)
         s = self.settings
         request = P.single(req.params)
@@ -141,22 +173,70 @@ class MeetingService:
         if tag_value is None:
             tag_value = s.default_create_params.get(SERVER_TAG_PARAM)
         tag = TagRequest.parse(tag_value)
-        now = time.time()
+        if s.use_external_voice_bridge and request.get("voiceBridge", "").strip():
+            voice_bridge = request["voiceBridge"].strip()
+            if not (voice_bridge.isascii() and voice_bridge.isdigit()):
+                raise ValidationError("Voice bridge must be an integer.")
+        hold = _Hold(req.tenant_id, meeting_id)
+        try:
+            existing = self._lock(hold, create=True, wait=False)
+            while True:
+                servers = self.store.list_servers()
+                moderator_pw = ""
+                if existing is not None:
+                    server = next((x for x in servers if x.id == existing.server_id), None)
+                    if self._reusable(existing, server):
+                        assert server is not None
+                        try:
+                            body = self._forward_create(req, existing, server, new=False)
+                            self._keep_callbacks(self._callbacks(req, meeting_id, time.time()))
+                            return body
+                        except BBBTransportError as exc:
+                            if exc.refused:
+                                raise InternalError("Unable to create meeting on server.") from exc
+                            # Its server cannot be reached: place the meeting anew instead of failing the call.
+                            logger.warning("meeting server unreachable; re-placing", meeting_id=meeting_id)
+                    self._forget(existing, hold)
+                    servers = [x for x in servers if x.id != existing.server_id] or servers
+                    moderator_pw = existing.moderator_pw  # what the LMS already knows, if it let us choose it
+                placed = self._create_new(req, meeting_id, tag, servers, hold, moderator_pw)
+                if placed is not None:
+                    return placed
+                # The meetingID is mapped and held by another create or end: wait for it, then use its mapping.
+                existing = self._lock(hold, create=True, wait=True)
+        finally:
+            self._unlock(hold)
 
-        existing = self.store.get_meeting(req.tenant_id, meeting_id, now=now)
-        servers = self.store.list_servers()
-        if existing is not None:
-            server = next((x for x in servers if x.id == existing.server_id), None)
-            if self._reusable(existing, server):
-                assert server is not None
-                try:
-                    return self._forward_create(req, existing, server, new=False)
-                except BBBTransportError:
-                    # The meeting's server cannot be reached: place the meeting anew instead of failing the call.
-                    logger.warning("meeting server unreachable; re-placing", meeting_id=meeting_id, server=server.id)
-            self._drop_mapping(existing)
-            servers = [x for x in servers if x.id != existing.server_id] or servers
-        return self._create_new(req, meeting_id, tag, servers, now)
+    def _lock(self, hold: _Hold, *, create: bool, wait: bool) -> Meeting | None:
+        """Take the meetingID's lock: the mapping, or None when there is no live mapping (with `wait=False`, also
+        when another request holds it: the caller's placement then finds out). A create or end holds it across its
+        BBB call, which keeps the mapping and BBB in agreement whatever the interleaving; a holder that dies leaves
+        a lock that goes stale after MEETING_LOCK_SECONDS."""
+        deadline = time.monotonic() + MEETING_LOCK_WAIT
+        delay = 0.005
+        while True:
+            now = time.time()
+            meeting = self.store.lock_meeting(
+                hold.tenant_id, hold.meeting_id, hold.owner, now=now, until=now + MEETING_LOCK_SECONDS, touch=create
+            )
+            if meeting is not None:
+                hold.held = True
+                return meeting
+            if not wait or self.store.get_meeting(hold.tenant_id, hold.meeting_id, now=now) is None:
+                return None
+            if time.monotonic() + delay > deadline:
+                raise InternalError("Another request is changing this meeting; try again.")
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.1)
+
+    def _unlock(self, hold: _Hold) -> None:
+        if not hold.held:
+            return
+        try:
+            self.store.unlock_meeting(hold.tenant_id, hold.meeting_id, hold.owner)
+            hold.held = False
+        except Exception:  # the answer stands; the lock goes stale by itself
+            logger.exception("could not release a meeting lock", meeting_id=hold.meeting_id)
 
     def _reusable(self, meeting: Meeting, server: Server | None) -> bool:
         """A mapping is kept only while its server can serve it; a cordoned server only while the meeting runs."""
@@ -170,22 +250,36 @@ class MeetingService:
             return xml.text(resp.root, "running") == "true"
         return True
 
-    def _drop_mapping(self, meeting: Meeting) -> None:
-        if self.store.delete_meeting_if_on(meeting, meeting.server_id):
+    def _forget(self, meeting: Meeting, hold: _Hold, *, voice_bridge: bool = True) -> bool:
+        """Delete the mapping `hold` holds (and free its voice bridge, unless told not to)."""
+        if not self.store.delete_meeting_if_on(meeting, meeting.server_id, owner=hold.owner):
+            return False
+        hold.held = False
+        if voice_bridge:
             self.store.release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
+        return True
 
     def _create_new(
-        self, req: CreateRequest, meeting_id: str, tag: TagRequest, servers: list[Server], now: float
-    ) -> bytes:
+        self,
+        req: CreateRequest,
+        meeting_id: str,
+        tag: TagRequest,
+        servers: list[Server],
+        hold: _Hold,
+        moderator_pw: str = "",
+    ) -> bytes | None:
+        """Place the meeting (its mapping held by `hold`) and forward the create, failing over to the next server on
+        a transport error. None when the meetingID is mapped already (another request placed or holds it)."""
         s = self.settings
         request = P.single(req.params)
+        now = time.time()
         users = _size_hint(request.get(SIZE_HINT_PARAM), request.get("maxParticipants")) or s.load_min_user_count
         ordered = candidates(servers, tag)
-        moderator_pw = request.get("moderatorPW") or _random_password()
+        moderator_pw = request.get("moderatorPW") or moderator_pw or _random_password()
         vb_choices = voice_bridge_candidates(meeting_id, s.voice_bridge_len)
         if s.use_external_voice_bridge and request.get("voiceBridge", "").strip():
             vb_choices.insert(0, request["voiceBridge"].strip())
-        callbacks = self._callbacks(req.params)
+        callbacks = self._callbacks(req, meeting_id, now)
         attempts = 0
         conflicts = 0
         failures: list[str] = []
@@ -202,20 +296,17 @@ class MeetingService:
                 reservation=users * server.load_multiplier,
                 reserved_users=users,
                 load_multiplier=server.load_multiplier,
-                callbacks=callbacks,
+                lock_owner=hold.owner,
+                lock_until=now + MEETING_LOCK_SECONDS,
             )
             try:
                 # After a few lost races, settle for "still available" so a create always makes progress.
-                self.store.place_meeting(meeting, server, now=now, exact=conflicts < 8)
+                self.store.place_meeting(meeting, server, now=now, exact=conflicts < 8, callbacks=callbacks)
+                hold.held = True
             except PlacementConflict as exc:
                 reasons = exc.reasons
                 if "meeting" in reasons:
-                    # A concurrent create of the same meetingID won: forward to its server (idempotent create).
-                    winner = self.store.get_meeting(req.tenant_id, meeting_id)
-                    winner_server = self.store.get_server(winner.server_id) if winner else None
-                    if winner is not None and winner_server is not None:
-                        return self._forward_create(req, winner, winner_server, new=False)
-                    continue
+                    return None
                 if "voice_bridge" in reasons:
                     vb_choices.pop(0)
                     if not vb_choices:
@@ -232,36 +323,52 @@ class MeetingService:
             try:
                 return self._forward_create(req, meeting, server, new=True)
             except BBBTransportError as exc:
+                self._release(meeting, server, hold)
+                if exc.refused:
+                    # The server answered, and would answer any server the same: no failover (a twin is worse).
+                    logger.warning("create refused over HTTP", server=server.id, error=str(exc))
+                    raise InternalError("Unable to create meeting on server.") from exc
                 attempts += 1
                 failures.append(server.id)
                 logger.warning("create failed at transport level; failing over", server=server.id, error=str(exc))
-                self._release(meeting, server)
                 ordered = [x for x in ordered if x.id not in failures]
             except BBBError:
-                self._release(meeting, server)  # BBB refused it: no stale mapping, no phantom load
+                self._release(meeting, server, hold)  # BBB refused it: no stale mapping, no phantom load
                 raise
         if failures:
             raise InternalError("Unable to create meeting on server.")
         raise NoAvailableServerError()
 
-    def _release(self, meeting: Meeting, server: Server) -> None:
+    def _release(self, meeting: Meeting, server: Server, hold: _Hold) -> None:
         try:
-            self.store.delete_meeting_if_on(meeting, server.id)
-            self.store.release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
-            self.store.add_load(server.id, -meeting.reservation)
+            if self._forget(meeting, hold):
+                self.store.add_load(server.id, -meeting.reservation)
         except Exception:
             logger.exception("could not release a failed placement", server=server.id)
 
-    def _callbacks(self, params: Sequence[tuple[str, str]]) -> dict[str, str]:
-        request = P.single(params)
-        out: dict[str, str] = {}
-        for name in RECORDING_READY_PARAMS:
-            if request.get(name):
-                out["recording_ready_url"] = request[name]
-                break
-        if request.get(ANALYTICS_PARAM):
-            out["analytics_callback_url"] = request[ANALYTICS_PARAM]
-        return out
+    def _keep_callbacks(self, callbacks: CallbackData) -> None:
+        """A create of a running meeting that names callbacks replaces the stored ones (and restarts their TTL);
+        one that names none leaves them. One PutItem, only when there is something to keep."""
+        if not callbacks:
+            return
+        try:
+            self.store.put_callbacks(callbacks)
+        except Exception:  # BBB has the meeting: answer its SUCCESS, the old callback data stays
+            logger.exception("could not store callback data", meeting_id=callbacks.meeting_id)
+
+    def _callbacks(self, req: CreateRequest, meeting_id: str, now: float) -> CallbackData:
+        """The LMS's callback URLs from the create (empty when it sent none): the first recording-ready name
+        Scalelite knows, and the analytics callback."""
+        request = P.single(req.params)
+        ready = next((request[name] for name in RECORDING_READY_PARAMS if request.get(name)), "")
+        return CallbackData(
+            tenant_id=req.tenant_id,
+            meeting_id=meeting_id,
+            recording_ready_url=ready,
+            analytics_callback_url=request.get(ANALYTICS_PARAM, ""),
+            created_at=int(now),
+            expires_at=int(now) + self.settings.callback_data_ttl,
+        )
 
     def _create_params(self, req: CreateRequest, meeting: Meeting, server: Server, *, new: bool) -> dict[str, str]:
         s = self.settings
@@ -353,26 +460,31 @@ class MeetingService:
         ).body
 
     def end(self, params: P.Params, tenant_id: str) -> bytes:
-        """The mapping is forgotten only once BBB confirms the end (SUCCESS, or notFound: already gone); a refused
-        end (wrong password) leaves the meeting running and mapped, so the next create joins it, not a twin."""
-        meeting_id = _meeting_id(params)
-        meeting = self.store.get_meeting(tenant_id, meeting_id)
-        if meeting is None:
-            raise MeetingNotFoundError()
-        server = self.store.get_server(meeting.server_id)
-        if server is None:
-            self.store.delete_meeting_if_on(meeting, meeting.server_id)
-            raise MeetingNotFoundError()
-        password = P.first(params, "password")
-        forwarded = [("meetingID", meeting.meeting_id), ("password", password or "")]
+        """Under the meetingID's lock (a create racing it waits, see `_lock`). The mapping is forgotten only once BBB
+        confirms the end (SUCCESS, or notFound: already gone); a refused end (wrong password) leaves the meeting
+        running and mapped, so the next create joins it, not a twin. The voice bridge item is left to its TTL (a
+        fourth round trip otherwise; the number comes back to this meetingID first, see voice_bridge_candidates)."""
+        hold = _Hold(tenant_id, _meeting_id(params))
         try:
-            body = self._forward(server, "end", forwarded, "Unable to access meeting on server.").body
-        except UpstreamError as exc:
-            if exc.message_key == "notFound":
-                self.store.delete_meeting_if_on(meeting, server.id)
-            raise
-        self.store.delete_meeting_if_on(meeting, server.id)
-        return body
+            meeting = self._lock(hold, create=False, wait=True)
+            if meeting is None:
+                raise MeetingNotFoundError()
+            server = self.store.get_server(meeting.server_id)
+            if server is None:
+                self._forget(meeting, hold, voice_bridge=False)
+                raise MeetingNotFoundError()
+            password = P.first(params, "password")
+            forwarded = [("meetingID", meeting.meeting_id), ("password", password or "")]
+            try:
+                body = self._forward(server, "end", forwarded, "Unable to access meeting on server.").body
+            except UpstreamError as exc:
+                if exc.message_key == "notFound":
+                    self._forget(meeting, hold, voice_bridge=False)
+                raise
+            self._forget(meeting, hold, voice_bridge=False)
+            return body
+        finally:
+            self._unlock(hold)
 
     def insert_document(self, params: P.Params, tenant_id: str, body: bytes) -> bytes:
         found = self._meeting_and_server(params, tenant_id)

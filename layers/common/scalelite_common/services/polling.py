@@ -59,8 +59,16 @@ class PollStore(Protocol):
     def disable_if_cordoned(self, server_id: str) -> bool: ...
     def meetings_on_server(self, server_id: str) -> list[Meeting]: ...
     def all_meetings(self) -> Iterator[Meeting]: ...
-    def delete_meeting_if_on(self, meeting: Meeting, server_id: str) -> bool: ...
-    def extend_meeting(self, tenant_id: str, meeting_id: str, expires_at: int) -> bool: ...
+    def delete_meeting_if_on(
+        self,
+        meeting: Meeting,
+        server_id: str,
+        *,
+        owner: str | None = None,
+        idle: bool = False,
+        now: float | None = None,
+    ) -> bool: ...
+    def extend_meeting(self, meeting: Meeting, expires_at: int) -> bool: ...
     def release_voice_bridge(self, voice_bridge: str, tenant_id: str, meeting_id: str) -> None: ...
 
 
@@ -555,18 +563,19 @@ class Poller:
                 summary.meetings_running += 1
                 if meeting.expires_at < now + ttl - slack:
                     extend.append(meeting)
-            elif meeting.created_at <= now - MEETING_GRACE:
+            elif meeting.last_create <= now - MEETING_GRACE:
                 end.append(meeting)
         if not extend and not end:
             return
         expires_at = int(now) + ttl
 
         def extend_one(meeting: Meeting) -> bool:
-            return self.store.extend_meeting(meeting.tenant_id, meeting.meeting_id, expires_at)
+            return self.store.extend_meeting(meeting, expires_at)
 
         def end_one(meeting: Meeting) -> bool:
-            if not self.store.delete_meeting_if_on(meeting, meeting.server_id):
-                return False  # re-placed meanwhile
+            # Not while a create or end holds it, nor if a create reached it since it was read.
+            if not self.store.delete_meeting_if_on(meeting, meeting.server_id, idle=True, now=now):
+                return False  # re-placed or re-created meanwhile
             self.store.release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
             logger.info("meeting ended", meeting_id=meeting.meeting_id, server=meeting.server_id)
             return True
