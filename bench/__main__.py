@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("bench.bench_import", "bench.bench_api", "bench.bench_poller")
+MODULES = ("bench.bench_import", "bench.bench_api", "bench.bench_poller", "bench.bench_memory")
 
 
 def main() -> None:

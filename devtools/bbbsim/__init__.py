@@ -1,5 +1,21 @@
 """BBB simulator: simulated BigBlueButton servers on loopback for tests, the local stack and benchmarks."""
 
-from bbbsim.server import Attendee, BBBSimulator, Meeting, RecordedRequest, start_simulators, stop_simulators
+from bbbsim.server import (
+    Attendee,
+    BBBSimulator,
+    Document,
+    Meeting,
+    RecordedRequest,
+    start_simulators,
+    stop_simulators,
+)
 
-__all__ = ["Attendee", "BBBSimulator", "Meeting", "RecordedRequest", "start_simulators", "stop_simulators"]
+__all__ = [
+    "Attendee",
+    "BBBSimulator",
+    "Document",
+    "Meeting",
+    "RecordedRequest",
+    "start_simulators",
+    "stop_simulators",
+]

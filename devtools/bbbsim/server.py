@@ -3,6 +3,10 @@
 It checks checksums exactly as BBB does (algorithm from the hex length, the raw query string with the checksum
 pair cut out, compared case-insensitively), keeps meetings in memory, answers with BBB's XML, and can be made
 slow, down, hanging, FAILED or malformed at runtime.
+
+Its memory is bounded by what is live, never by how many requests it has served: an ended meeting is dropped, an
+uploaded document is kept as its size and digest (plus its first bytes), and the request history (for tests) is
+the last `history` requests, each body cut to `max_recorded_body` bytes.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import secrets as _secrets
 import string
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +41,8 @@ METHODS = {
     "sendChatMessage": frozenset({"GET"}),
     "insertDocument": frozenset({"POST"}),
 }
+HISTORY = 1000  # requests remembered for tests (`requests`, `calls()`)
+MAX_RECORDED_BODY = 16 * 1024  # bytes of each remembered body; size and digest are always of the whole body
 END_MESSAGE = (
     "A request to end the meeting was sent.  Please wait a few seconds, and then use the getMeetingInfo or "
     "isMeetingRunning API calls to verify that it was ended."
@@ -44,6 +51,23 @@ END_MESSAGE = (
 
 def _alnum(n: int, alphabet: str = string.ascii_lowercase + string.digits) -> str:
     return "".join(_secrets.choice(alphabet) for _ in range(n))
+
+
+@dataclass(frozen=True)
+class Document:
+    """What the simulator keeps of an uploaded body (create's `<modules>`, insertDocument): never all of it (it can
+    be 10 MB), but its size, its SHA-256 and its first bytes."""
+
+    size: int
+    sha256: str
+    head: bytes
+
+    @classmethod
+    def of(cls, data: bytes, keep: int = MAX_RECORDED_BODY) -> Document:
+        return cls(len(data), hashlib.sha256(data).hexdigest(), data[:keep])
+
+    def matches(self, data: bytes) -> bool:
+        return self.size == len(data) and self.sha256 == hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -70,7 +94,7 @@ class Meeting:
     is_breakout: bool = False
     duration: int = 0
     record: bool = False
-    modules: bytes | None = None
+    modules: Document | None = None  # create's XML body (pre-uploaded slides)
     extra_participants: int = 0  # seeded counts that have no Attendee objects (add_meeting)
     extra_moderators: int = 0
     extra_videos: int = 0
@@ -104,8 +128,14 @@ class RecordedRequest:
     raw_query: str
     params: dict[str, list[str]]
     content_type: str
-    body: bytes
+    body: bytes  # the whole body, or its first `max_recorded_body` bytes (then `truncated`)
     at: float
+    body_size: int = 0
+    body_sha256: str = ""  # of the whole body; "" when there is none
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.body) < self.body_size
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -147,6 +177,8 @@ class BBBSimulator:
         supported_algorithms: Iterable[str] = ("sha1", "sha256", "sha384", "sha512"),
         latency: float = 0.0,
         poll_interval: float = 0.25,
+        history: int = HISTORY,
+        max_recorded_body: int = MAX_RECORDED_BODY,
     ) -> None:
         self.secret = secret
         self.poll_interval = poll_interval  # how fast stop() returns vs idle wake-ups (500 instances in benches)
@@ -156,7 +188,8 @@ class BBBSimulator:
         self.supported_algorithms = {a.lower() for a in supported_algorithms}
         self.latency = latency
         self.meetings: dict[str, Meeting] = {}
-        self.requests: list[RecordedRequest] = []
+        self.max_recorded_body = max_recorded_body
+        self.requests: deque[RecordedRequest] = deque(maxlen=history)  # the oldest are forgotten
         self.fault: str | None = None
         self.fault_calls: set[str] | None = None
         self.failed_key = "internalError"
@@ -342,8 +375,10 @@ class BBBSimulator:
                     parts.query,
                     parse_qs(parts.query, keep_blank_values=True),
                     content_type,
-                    body,
+                    body[: self.max_recorded_body],
                     time.time(),
+                    body_size=len(body),
+                    body_sha256=hashlib.sha256(body).hexdigest() if body else "",
                 )
             )
             fault = self.fault if self.fault_calls is None or call in self.fault_calls else None
@@ -465,7 +500,7 @@ class BBBSimulator:
                 is_breakout=p.get("isBreakout") == "true",
                 duration=int(p.get("duration") or 0),
                 record=p.get("record") == "true",
-                modules=modules,
+                modules=Document.of(modules, self.max_recorded_body) if modules is not None else None,
             )
             self.meetings[meeting_id] = meeting
         return 200, self._create_reply(meeting), None

@@ -91,17 +91,23 @@ class WorkerPool:
         asyncio.set_event_loop(loop)
         try:
             while (item := self._queue.get()) is not None:
-                future, fn = item
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(fn())
-                    except BaseException as exc:  # handed to the caller, as Lambda reports any error
-                        future.set_exception(exc)
+                self._run(*item)
+                # Nothing of the finished job may stay referenced while this worker waits for the next one: its
+                # closure holds the event (a request body of up to 10 MB, decoded), its future the response.
+                del item
                 with self._lock:
                     self._idle += 1
         finally:
             asyncio.set_event_loop(None)
             loop.close()
+
+    @staticmethod
+    def _run(future: Future[Any], fn: Callable[[], Any]) -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the caller, as Lambda reports any error
+                future.set_exception(exc)
 
     def close(self, timeout: float = 5.0) -> list[threading.Thread]:
         """Stop idle workers, cancel what never started; returns the workers still running a handler."""
@@ -255,6 +261,7 @@ class Invoker:
             except (Throttled, RuntimeError):
                 return  # closing
             future.add_done_callback(lambda f: _log_failure(name, f))
+            del event, future  # not kept while waiting for the next one (an Event payload can be 6 MB)
 
     def close(self, timeout: float = 5.0) -> list[threading.Thread]:
         """Stop dispatching and the idle workers; returns the workers still running a handler."""

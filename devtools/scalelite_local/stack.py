@@ -15,6 +15,7 @@ from scalelite_local.aws import MotoServer, create_resources
 from scalelite_local.gateway import ROUTES, GatewayServer, Route
 from scalelite_local.invoker import MAX_CONCURRENCY, Invoker
 from scalelite_local.lambda_api import LambdaApiServer
+from scalelite_local.memory import return_large_buffers
 from scalelite_local.scheduler import BucketNotifier, Schedule
 from scalelite_local.template import REGION, TEMPLATE, Handler, Template, load, rate_seconds
 
@@ -133,6 +134,7 @@ class LocalStack:
                 raise RuntimeError("a LocalStack is already running in this process")
             _running = self
         cfg = self.config
+        return_large_buffers()
         self._saved_env = dict(os.environ)
         self.moto = MotoServer(HOST, cfg.aws_port)
         self.moto.start()

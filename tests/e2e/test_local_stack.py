@@ -119,7 +119,12 @@ def test_resources_and_environment_come_from_the_template(stack: LocalStack) -> 
     ports = {urlsplit(url).port for url in (stack.gateway_url, stack.lambda_url, stack.aws_url)}
     assert len(ports) == 3 and not ports & {5000, 8080, 3001}
     dynamodb = aws_client("dynamodb", stack.aws_url)
-    assert sorted(dynamodb.list_tables()["TableNames"]) == ["MeetingsTable", "ServersTable", "VoiceBridgesTable"]
+    assert sorted(dynamodb.list_tables()["TableNames"]) == [
+        "CallbacksTable",
+        "MeetingsTable",
+        "ServersTable",
+        "VoiceBridgesTable",
+    ]
     meetings = dynamodb.describe_table(TableName="MeetingsTable")["Table"]
     assert meetings["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert [i["IndexName"] for i in meetings["GlobalSecondaryIndexes"]] == ["server-index"]
