@@ -239,6 +239,29 @@ def test_sync_creates_enabled_servers_and_dry_run_changes_nothing(
     assert again["changes"] == []
 
 
+def test_sync_interrupted_by_a_concurrent_change_says_what_it_applied(
+    run: Callable[..., dict[str, Any]], store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scalelite_common.errors import ServerExists
+
+    real_add = store.add_server
+
+    def add(server: Any) -> None:
+        if server.id == "bbb2":  # another admin created it between the plan and the apply
+            raise ServerExists(server.id)
+        real_add(server)
+
+    monkeypatch.setattr(store, "add_server", add)
+    with pytest.raises(AdminError) as err:
+        run("servers.sync", yaml=SYNC)
+    assert err.value.status == 409
+    assert "bbb2 was created by someone else" in err.value.message
+    assert "applied before this: created bbb1.example.com;" in err.value.message
+    assert [s.id for s in store.list_servers()] == ["bbb1.example.com"]
+    monkeypatch.setattr(store, "add_server", real_add)
+    assert [c["action"] for c in run("servers.sync", yaml=SYNC)["changes"]] == ["create"]  # finishing is safe
+
+
 def test_sync_updates_enables_and_cordons(
     run: Callable[..., dict[str, Any]], store: Any, simulators: SimFactory
 ) -> None:

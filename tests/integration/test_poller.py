@@ -354,8 +354,9 @@ def test_deadline_is_respected_with_a_hanging_server(
     result = handler(load_event("poller/scheduled.json"), FakeLambdaContext(remaining_ms=6000))
     elapsed = time.monotonic() - started
 
-    # 6 s left − 1.5 s margin: answers are awaited 4.5 s (not the client's 8 s), then the results are stored.
-    assert 4.0 < elapsed < 5.5, elapsed
+    # 6 s left − 1.5 s margin: answers are awaited 4.5 s (not the client's 8 s), then the results are stored
+    # (the upper bound leaves room for a loaded CI machine; what matters is that it is below the client's 8 s).
+    assert 4.0 < elapsed < 7.5, elapsed
     assert result["timed_out"] == ["hung"] and result["failed"] == ["hung"]
     assert result["came_online"] == ["fine"]
     assert store.get_server("hung").unhealthy_counter == 1

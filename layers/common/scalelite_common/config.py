@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
+from scalelite_common.values import parse_bool
+
 DEFAULT_TENANT = "default"
 ALGORITHM_STRENGTH = ("SHA512", "SHA384", "SHA256", "SHA1")
 
@@ -22,7 +24,7 @@ def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
-    return raw.strip().lower() in ("true", "1", "yes", "on")
+    return parse_bool(raw) is True  # junk reads as false, as before
 
 
 def _num[T: (int, float)](env: Mapping[str, str], name: str, default: T, kind: type[T]) -> T:

@@ -30,6 +30,7 @@ from scalelite_common.errors import (
 from scalelite_common.observability import logger
 from scalelite_common.services import admin
 from scalelite_common.services.admin import AdminContext
+from scalelite_common.values import parse_bool
 
 router = APIRouter()
 
@@ -200,7 +201,7 @@ def panic_server(ctx: AdminContext, query: Query, payload: Payload) -> JSONRespo
 
 def _flag(value: Any) -> bool:
     if isinstance(value, str):
-        return value.strip().lower() in ("true", "yes", "1")
+        return parse_bool(value) is True
     return bool(value)
 
 

@@ -4,7 +4,7 @@ errors. Every method is one DynamoDB round trip unless its docstring says otherw
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.connection import Connection
@@ -180,10 +180,6 @@ class DynamoStore:
             if _conditional_failed(exc):
                 raise ServerExists(server.id) from exc
             raise
-
-    def put_server(self, server: Server) -> None:
-        """Overwrite the whole server (admin sync); counters and loads included."""
-        _server_item(server).save()
 
     def update_server(self, server_id: str, changes: Mapping[str, Any]) -> Server:
         """SET the given attributes (None removes); the server must exist. Returns the updated server."""
@@ -371,6 +367,24 @@ class DynamoStore:
             raise
         return True
 
+    def release_meeting(
+        self,
+        meeting: Meeting,
+        *,
+        owner: str | None = None,
+        idle: bool = False,
+        now: float | None = None,
+        voice_bridge: bool = True,
+    ) -> bool:
+        """Forget a meeting: delete its mapping on the conditions of `delete_meeting_if_on` (still on
+        `meeting.server_id`, held by `owner`, idle), then free its voice bridge unless told not to (the claim is
+        deleted only while it still names this meeting). False, and nothing changed, when the mapping moved on."""
+        if not self.delete_meeting_if_on(meeting, meeting.server_id, owner=owner, idle=idle, now=now):
+            return False
+        if voice_bridge:
+            self.release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
+        return True
+
     def lock_meeting(
         self, tenant_id: str, meeting_id: str, owner: str, *, now: float, until: float, touch: bool = False
     ) -> Meeting | None:
@@ -481,14 +495,3 @@ class DynamoStore:
                 return False
             raise
         return True
-
-
-def batch(iterable: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in iterable:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -31,6 +31,7 @@ from scalelite_common.domain.entities import Meeting, Server, ServerState
 from scalelite_common.errors import AdminError, BBBError, NotFoundAdminError, ServerExists, ServerGone
 from scalelite_common.observability import logger, metrics
 from scalelite_common.services.polling import POLL_WHATS, Poller, PollStore, clear_meetings
+from scalelite_common.values import parse_bool
 
 SYNC_MODES = ("keep", "cordon", "force")
 SERVER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
@@ -421,6 +422,20 @@ def servers_sync(ctx: AdminContext, yaml: str, mode: str = "cordon", dry_run: bo
     plan = _plan_sync(ctx, desired, mode)
     if dry_run:
         return {"changes": plan.changes, "applied": False}
+    done: list[str] = []  # what is applied so far, named in the error if a later step fails
+    try:
+        _apply_sync(ctx, plan, mode, done)
+    except AdminError as exc:
+        applied = "; ".join(done) if done else "nothing"
+        raise AdminError(
+            f"{exc.message} (applied before this: {applied}; run the sync again to finish)", status=exc.status
+        ) from exc
+    return {"changes": plan.changes, "applied": True}
+
+
+def _apply_sync(ctx: AdminContext, plan: _SyncPlan, mode: str, done: list[str]) -> None:
+    """Apply a validated plan in order (creates, updates, removals, cordons), naming each step in `done`. Only a
+    concurrent change (another admin, a create) can make a step fail here: validation happened before."""
     for server in plan.create:
         try:
             ctx.store.add_server(server)
@@ -428,22 +443,27 @@ def servers_sync(ctx: AdminContext, yaml: str, mode: str = "cordon", dry_run: bo
             raise AdminError(
                 f"Server id={server.id} was created by someone else during the sync", status=CONFLICT
             ) from None
+        done.append(f"created {server.id}")
     for sid, fields in plan.update.items():
         _update(ctx, sid, fields)
+        done.append(f"updated {sid}")
     for server in plan.remove:
         with contextlib.suppress(ServerGone):  # removed meanwhile: the goal is reached
             ctx.store.delete_server(server.id)
+        done.append(f"removed {server.id}")
     for server in plan.cordon:
         if server.state is ServerState.ENABLED:
             server = _update(ctx, server.id, {"state": ServerState.CORDONED})
+            done.append(f"cordoned {server.id}")
         if mode != "force":
             continue
         clear_meetings(ctx.store, ctx.client, server, short_timeouts=not server.online)
+        done.append(f"ended the meetings on {server.id}")
         if ctx.store.meetings_on_server(server.id):
             raise AdminError(f"[{server.id}] Server still not empty: new meetings arrived while ending them")
         with contextlib.suppress(ServerGone):
             ctx.store.delete_server(server.id)
-    return {"changes": plan.changes, "applied": True}
+        done.append(f"removed {server.id}")
 
 
 def servers_yaml(ctx: AdminContext, verbose: bool = False) -> dict[str, Any]:
@@ -630,10 +650,8 @@ def meetings_end(ctx: AdminContext, meeting_ids: list[str] | None = None) -> dic
     targets = list(_live_mappings(ctx, meeting_ids))
     removed: list[Meeting] = []
     for meeting in targets:
-        old = ctx.store.delete_meeting(meeting.tenant_id, meeting.meeting_id)
-        if old is not None:
-            ctx.store.release_voice_bridge(old.voice_bridge, old.tenant_id, old.meeting_id)
-            removed.append(old)
+        if ctx.store.release_meeting(meeting):  # not if re-placed since it was read: that one is live
+            removed.append(meeting)
 
     def end(meeting: Meeting) -> None:
         server = servers.get(meeting.server_id)
@@ -722,8 +740,8 @@ def _coerce(command: str, name: str, kind: str, value: Any) -> Any:
     elif kind == "bool":
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "false", "no", "0", ""):
-            return value.strip().lower() in ("true", "yes", "1")
+        if isinstance(value, str) and (flag := parse_bool(value)) is not None:
+            return flag
     elif kind == "ids":
         if isinstance(value, str):
             return [part for part in value.split(":") if part] or None

@@ -79,6 +79,15 @@ class Store(Protocol):
         idle: bool = False,
         now: float | None = None,
     ) -> bool: ...
+    def release_meeting(
+        self,
+        meeting: Meeting,
+        *,
+        owner: str | None = None,
+        idle: bool = False,
+        now: float | None = None,
+        voice_bridge: bool = True,
+    ) -> bool: ...
     def lock_meeting(
         self, tenant_id: str, meeting_id: str, owner: str, *, now: float, until: float, touch: bool = False
     ) -> Meeting | None: ...
@@ -252,11 +261,9 @@ class MeetingService:
 
     def _forget(self, meeting: Meeting, hold: _Hold, *, voice_bridge: bool = True) -> bool:
         """Delete the mapping `hold` holds (and free its voice bridge, unless told not to)."""
-        if not self.store.delete_meeting_if_on(meeting, meeting.server_id, owner=hold.owner):
+        if not self.store.release_meeting(meeting, owner=hold.owner, voice_bridge=voice_bridge):
             return False
         hold.held = False
-        if voice_bridge:
-            self.store.release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
         return True
 
     def _create_new(

@@ -69,6 +69,15 @@ class PollStore(Protocol):
         now: float | None = None,
     ) -> bool: ...
     def extend_meeting(self, meeting: Meeting, expires_at: int) -> bool: ...
+    def release_meeting(
+        self,
+        meeting: Meeting,
+        *,
+        owner: str | None = None,
+        idle: bool = False,
+        now: float | None = None,
+        voice_bridge: bool = True,
+    ) -> bool: ...
     def release_voice_bridge(self, voice_bridge: str, tenant_id: str, meeting_id: str) -> None: ...
 
 
@@ -158,8 +167,7 @@ def clear_meetings(
     result = Cleared()
     removed: list[Meeting] = []
     for meeting in store.meetings_on_server(server.id):
-        if store.delete_meeting_if_on(meeting, server.id):
-            store.release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
+        if store.release_meeting(meeting):
             removed.append(meeting)
             result.meeting_ids.append(meeting.meeting_id)
     if not end_calls:
@@ -574,9 +582,8 @@ class Poller:
 
         def end_one(meeting: Meeting) -> bool:
             # Not while a create or end holds it, nor if a create reached it since it was read.
-            if not self.store.delete_meeting_if_on(meeting, meeting.server_id, idle=True, now=now):
+            if not self.store.release_meeting(meeting, idle=True, now=now):
                 return False  # re-placed or re-created meanwhile
-            self.store.release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
             logger.info("meeting ended", meeting_id=meeting.meeting_id, server=meeting.server_id)
             return True
 
