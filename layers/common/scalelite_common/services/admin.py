@@ -16,7 +16,6 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -26,6 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from scalelite_common.bbb import xml
 from scalelite_common.bbb.client import BBBClient, BBBTransportError, Target
+from scalelite_common.concurrency import fan_out
 from scalelite_common.config import DEFAULT_TENANT, ConfigError, Settings
 from scalelite_common.domain.entities import Meeting, Server, ServerState
 from scalelite_common.errors import AdminError, BBBError, NotFoundAdminError, ServerExists, ServerGone
@@ -521,25 +521,8 @@ def _live_mappings(ctx: AdminContext, meeting_ids: list[str] | None) -> Iterator
 
 
 def _fan_out[T](ctx: AdminContext, items: list[T], fn: Callable[[T], Any]) -> list[Any]:
-    """Run `fn` over `items` concurrently within POLLER_WAIT_TIMEOUT; an item that did not finish gives a
-    TimeoutError in its place."""
-    if not items:
-        return []
-    pool = ThreadPoolExecutor(max_workers=min(len(items), ctx.settings.poller_threads))
-    try:
-        futures = [pool.submit(fn, item) for item in items]
-        wait(futures, timeout=ctx.settings.poller_wait_timeout)
-        out: list[Any] = []
-        for future in futures:
-            if not future.done():
-                out.append(TimeoutError("no answer in time"))
-            elif future.exception() is not None:
-                out.append(future.exception())
-            else:
-                out.append(future.result())
-        return out
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    """`fn` over `items` concurrently within POLLER_WAIT_TIMEOUT (`concurrency.fan_out`)."""
+    return fan_out(items, fn, workers=ctx.settings.poller_threads, timeout=ctx.settings.poller_wait_timeout)
 
 
 def _error_text(exc: BaseException) -> str:

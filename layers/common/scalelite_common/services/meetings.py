@@ -14,13 +14,13 @@ import string
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from scalelite_common.bbb import params as P
 from scalelite_common.bbb import xml
 from scalelite_common.bbb.client import BBBClient, BBBResponse, BBBTransportError, Target
+from scalelite_common.concurrency import fan_out
 from scalelite_common.config import Settings
 from scalelite_common.domain.balancing import TagRequest, candidates
 from scalelite_common.domain.entities import CallbackData, Meeting, Server, ServerState
@@ -529,20 +529,15 @@ class MeetingService:
         """Concurrent fan-out to online enabled/cordoned servers; unreachable ones are skipped (Scalelite #498)."""
         servers = [s for s in self.store.list_servers() if s.online and s.state is not ServerState.DISABLED]
         meetings: list[ET.Element] = []
-        if servers:
-            pool = ThreadPoolExecutor(max_workers=min(32, len(servers)))
-            futures = {pool.submit(self.client.call, _target(s), "getMeetings"): s for s in servers}
-            budget = self.settings.connect_timeout + self.settings.response_timeout + 1
-            done, pending = wait(futures, timeout=budget)
-            pool.shutdown(wait=False, cancel_futures=True)
-            for future in done:
-                exc = future.exception()
-                if exc is not None:
-                    logger.warning("getMeetings: server skipped", server=futures[future].id, error=str(exc))
-                    continue
-                meetings.extend(self._tenant_filter(future.result().root, tenant_id))
-            for future in pending:
-                logger.warning("getMeetings: server timed out", server=futures[future].id)
+        budget = self.settings.connect_timeout + self.settings.response_timeout + 1
+        answers = fan_out(servers, lambda s: self.client.call(_target(s), "getMeetings"), workers=32, timeout=budget)
+        for server, answer in zip(servers, answers, strict=True):
+            if isinstance(answer, BaseException):
+                logger.warning(
+                    "getMeetings: server skipped", server=server.id, error=str(answer) or type(answer).__name__
+                )
+                continue
+            meetings.extend(self._tenant_filter(answer.root, tenant_id))
         if not meetings:
             return self.no_meetings()
         root = xml.response("SUCCESS")
