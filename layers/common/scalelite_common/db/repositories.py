@@ -328,16 +328,6 @@ class DynamoStore:
             raise
         return _meeting(item)
 
-    def delete_meeting(self, tenant_id: str, meeting_id: str) -> Meeting | None:
-        """Delete and return the mapping (ReturnValues ALL_OLD: one round trip)."""
-        conn = MeetingItem._get_connection()
-        data = conn.delete_item(meeting_pk(tenant_id, meeting_id), return_values="ALL_OLD")
-        attrs = data.get("Attributes") if data else None
-        if not attrs:
-            return None
-        item = MeetingItem.from_raw_data(attrs)
-        return _meeting(item)
-
     def delete_meeting_if_on(
         self,
         meeting: Meeting,

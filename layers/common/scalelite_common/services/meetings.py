@@ -37,6 +37,7 @@ from scalelite_common.errors import (
     ValidationError,
 )
 from scalelite_common.observability import logger
+from scalelite_common.services.ports import ReleasesMeetings
 
 SERVER_TAG_PARAM = "meta_server-tag"
 SIZE_HINT_PARAM = "meta_bbb-meeting-size-hint"
@@ -53,7 +54,7 @@ MEETING_LOCK_SECONDS = 30.0
 MEETING_LOCK_WAIT = 25.0
 
 
-class Store(Protocol):
+class Store(ReleasesMeetings, Protocol):
     """What the meeting calls need from storage (DynamoStore implements it)."""
 
     def list_servers(self) -> list[Server]: ...
@@ -69,32 +70,12 @@ class Store(Protocol):
         callbacks: CallbackData | None = None,
     ) -> None: ...
     def put_callbacks(self, callbacks: CallbackData) -> None: ...
-    def delete_meeting(self, tenant_id: str, meeting_id: str) -> Meeting | None: ...
-    def delete_meeting_if_on(
-        self,
-        meeting: Meeting,
-        server_id: str,
-        *,
-        owner: str | None = None,
-        idle: bool = False,
-        now: float | None = None,
-    ) -> bool: ...
-    def release_meeting(
-        self,
-        meeting: Meeting,
-        *,
-        owner: str | None = None,
-        idle: bool = False,
-        now: float | None = None,
-        voice_bridge: bool = True,
-    ) -> bool: ...
     def lock_meeting(
         self, tenant_id: str, meeting_id: str, owner: str, *, now: float, until: float, touch: bool = False
     ) -> Meeting | None: ...
     def unlock_meeting(self, tenant_id: str, meeting_id: str, owner: str) -> bool: ...
     def add_load(self, server_id: str, amount: float, *, require_joinable: bool = False) -> Server: ...
     def count_join(self, tenant_id: str, meeting_id: str, *, now: float) -> Meeting | None: ...
-    def release_voice_bridge(self, voice_bridge: str, tenant_id: str, meeting_id: str) -> None: ...
 
 
 @dataclass

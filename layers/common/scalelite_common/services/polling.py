@@ -37,6 +37,7 @@ from scalelite_common.domain.health import Health, after_poll
 from scalelite_common.domain.load import MeetingSample, ServerStats, server_stats
 from scalelite_common.errors import BBBError, MeetingNotFoundError, ServerGone
 from scalelite_common.observability import logger, metrics
+from scalelite_common.services.ports import ReleasesMeetings
 
 PollWhat = Literal["all", "servers", "meetings", "versions"]
 POLL_WHATS: tuple[str, ...] = ("all", "servers", "meetings", "versions")
@@ -48,7 +49,7 @@ MEETING_GRACE = 60  # seconds: BBB may not list a meeting created this recently 
 VERSION_REFRESH = 3600.0  # seconds: each known version is re-read about once an hour
 
 
-class PollStore(Protocol):
+class PollStore(ReleasesMeetings, Protocol):
     """What the poller needs from storage (DynamoStore implements it)."""
 
     def list_servers(self) -> list[Server]: ...
@@ -59,26 +60,7 @@ class PollStore(Protocol):
     def disable_if_cordoned(self, server_id: str) -> bool: ...
     def meetings_on_server(self, server_id: str) -> list[Meeting]: ...
     def all_meetings(self) -> Iterator[Meeting]: ...
-    def delete_meeting_if_on(
-        self,
-        meeting: Meeting,
-        server_id: str,
-        *,
-        owner: str | None = None,
-        idle: bool = False,
-        now: float | None = None,
-    ) -> bool: ...
     def extend_meeting(self, meeting: Meeting, expires_at: int) -> bool: ...
-    def release_meeting(
-        self,
-        meeting: Meeting,
-        *,
-        owner: str | None = None,
-        idle: bool = False,
-        now: float | None = None,
-        voice_bridge: bool = True,
-    ) -> bool: ...
-    def release_voice_bridge(self, voice_bridge: str, tenant_id: str, meeting_id: str) -> None: ...
 
 
 # ----------------------------------------------------------------------------------------- BBB answers
