@@ -93,10 +93,10 @@ def _call(call: str, params: dict[str, str]) -> dict[str, Any]:
 
 
 def _register(sims: list[Any]) -> None:
-    from scalelite_common.db import get_store
     from scalelite_common.domain.entities import Server, ServerState
+    from scalelite_common.services import wiring
 
-    store = get_store()
+    store = wiring.store()
     for i, sim in enumerate(sims):
         store.add_server(
             Server(id=f"bbb{i:02d}", url=sim.url, secret=sim.secret, state=ServerState.ENABLED, online=True, load=0.0)
@@ -123,9 +123,11 @@ def round_trips() -> dict[str, int]:
     try:
         with mock_aws():
             _reset()
-            from scalelite_common.db import get_store
+            from scalelite_common.db.models import create_tables
+            from scalelite_common.services import wiring
 
-            get_store().create_tables()
+            wiring.store()
+            create_tables()
             _register(sims)
             plan = [
                 ("create (new)", "create", {"meetingID": "rt", "name": "RT"}),
@@ -188,10 +190,11 @@ def our_burst(sizes: list[int], *, hints: bool) -> list[int]:
     try:
         with mock_aws():
             _reset()
-            from scalelite_common.db import get_store
+            from scalelite_common.db.models import create_tables
+            from scalelite_common.services import wiring
 
-            store = get_store()
-            store.create_tables()
+            store = wiring.store()
+            create_tables()
             _register(sims)
             _call("getMeetings", {})
 

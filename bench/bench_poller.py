@@ -129,8 +129,8 @@ class TimedStore:
 
 
 def run() -> dict[str, float]:
-    from scalelite_common import db
     from scalelite_common.config import get_settings
+    from scalelite_common.db.models import create_tables
     from scalelite_common.domain.entities import Meeting, Server, ServerState
     from scalelite_common.services import wiring
     from scalelite_common.services.polling import Poller
@@ -146,8 +146,8 @@ def run() -> dict[str, float]:
         fleet = [tuple(fleet_proc.stdout.readline().split()) for _ in range(SERVERS)]
         wiring.reset_all()
         settings = get_settings()
-        store = db.get_store(settings)
-        store.create_tables(wait=True)
+        store = wiring.store(settings)
+        create_tables(wait=True)
         now = time.time()
         for i, (url, secret) in enumerate(fleet):
             server = Server(id=f"bbb{i:03d}", url=url, secret=secret, state=ServerState.ENABLED, online=True, load=0.0)

@@ -54,18 +54,20 @@ def aws() -> Iterator[None]:
     serialize_moto()
     with mock_aws():
         reset_caches()
-        from scalelite_common.db import get_store
+        from scalelite_common.db.models import create_tables
+        from scalelite_common.services import wiring
 
-        get_store().create_tables()
+        wiring.store()  # binds the models to the tables
+        create_tables()
         yield
     reset_caches()
 
 
 @pytest.fixture
 def store(aws: None) -> Any:
-    from scalelite_common.db import get_store
+    from scalelite_common.services import wiring
 
-    return get_store()
+    return wiring.store()
 
 
 class FakeLambdaContext:

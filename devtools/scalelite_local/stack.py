@@ -307,7 +307,7 @@ def _restore_environment(saved: Mapping[str, str]) -> None:
 
 
 def _reset_caches() -> None:
-    """Settings, DynamoDB bindings and service wiring are cached per process; re-read them from the environment."""
+    """Settings and the composition root are cached per process; re-read them from the environment."""
     from scalelite_common.services import wiring
 
     wiring.reset_all()

@@ -298,14 +298,14 @@ def test_requests_are_served_concurrently(stack: LocalStack) -> None:
 
 def test_a_hung_bbb_server_does_not_hold_up_other_requests(stack: LocalStack) -> None:
     from bbbsim import BBBSimulator
-    from scalelite_common.db import get_store
     from scalelite_common.domain.entities import ServerState
+    from scalelite_common.services import wiring
     from tests.helpers import signed
 
     hung = BBBSimulator("hung-secret").start()
     try:
         stack.admin("servers.add", url=hung.url, secret=hung.secret, id="hung", tag="slow")
-        get_store().update_server("hung", {"state": ServerState.ENABLED, "online": True, "load": 0.0})
+        wiring.store().update_server("hung", {"state": ServerState.ENABLED, "online": True, "load": 0.0})
         hung.set_fault("hang")
         query = signed("create", {"meetingID": "slow", "name": "S", "meta_server-tag": "slow!"}, secret=E2E_SECRET)
         threading.Thread(target=_quietly, args=(f"{stack.api_url}create?{query}",), daemon=True).start()

@@ -167,11 +167,11 @@ def test_disable_of_a_loaded_server_needs_force(
 
 def admin_meeting_running(store: Any, sid: str, meeting_id: str) -> bool:
     """Whether the simulated server still runs the meeting (its getMeetings lists it)."""
-    from scalelite_common.bbb.client import BBBClient
-    from scalelite_common.services.polling import fetch_meetings
+    from scalelite_common.bbb.client import BBBClient, Target
 
+    server = store.get_server(sid)
     client = BBBClient(connect_timeout=1, response_timeout=2)
-    return meeting_id in {m.meeting_id for m in fetch_meetings(client, store.get_server(sid))}
+    return meeting_id in {m.meeting_id for m in client.get_meetings(Target(server.url, server.secret))}
 
 
 @pytest.mark.parametrize(("keep_state", "skip_end_calls"), [(False, False), (True, False), (False, True)])

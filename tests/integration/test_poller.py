@@ -117,14 +117,16 @@ def test_failures_of_every_kind_take_a_server_offline(
 def test_panicked_meeting_is_placed_anew_on_the_next_create(
     store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
 ) -> None:
-    from scalelite_common.services import wiring
+    from scalelite_common.config import get_settings
+    from scalelite_common.services import context, wiring
     from scalelite_common.services.meetings import CreateRequest
 
     sim_a, sim_b = simulators(), simulators()
     add_server(store, sim_a, "a")
     add_server(store, sim_b, "b", load=50.0)  # busier: the first create goes to a
     service = wiring.meeting_service()
-    service.create(CreateRequest(params=[("meetingID", "class-1"), ("name", "Class")], tenant_id="default"))
+    ctx = context.resolve(get_settings())
+    service.create(CreateRequest(ctx=ctx, params=[("meetingID", "class-1"), ("name", "Class")]))
     assert store.get_meeting("default", "class-1").server_id == "a"
 
     sim_a.set_fault("down")
@@ -133,7 +135,7 @@ def test_panicked_meeting_is_placed_anew_on_the_next_create(
     poller.cycle("all")
     assert store.get_meeting("default", "class-1") is None
 
-    service.create(CreateRequest(params=[("meetingID", "class-1"), ("name", "Class")], tenant_id="default"))
+    service.create(CreateRequest(ctx=ctx, params=[("meetingID", "class-1"), ("name", "Class")]))
     assert store.get_meeting("default", "class-1").server_id == "b"
 
 
@@ -319,11 +321,11 @@ def test_poll_writes_only_what_changed(store: Any, simulators: SimFactory) -> No
 
 def test_dynamodb_connection_pool_covers_the_poller_threads(env: pytest.MonkeyPatch) -> None:
     """Every poller thread may write at once: a smaller pool would discard connections (a TLS handshake each)."""
-    from scalelite_common.db import get_store
     from scalelite_common.db.models import ServerItem
+    from scalelite_common.services import wiring
 
     env.setenv("POLLER_THREADS", "100")
-    get_store()
+    wiring.store()
     client = ServerItem._get_connection().connection.client
     assert client.meta.config.max_pool_connections == 100
 

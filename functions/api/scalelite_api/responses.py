@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi.responses import Response
 
-from scalelite_common.bbb import xml
 from scalelite_common.errors import BBBError
+from scalelite_common.presenters import bbb_xml
 
 # BBB's own header, byte for byte: some clients (bbb-client) compare it literally.
 XML_CONTENT_TYPE = "text/xml;charset=utf-8"
@@ -16,7 +16,7 @@ def xml_response(body: bytes) -> Response:
 
 
 def error_response(error: BBBError) -> Response:
-    return xml_response(xml.error_document(error))
+    return xml_response(bbb_xml.error(error))
 
 
 def redirect_response(location: str) -> Response:

@@ -1,5 +1,5 @@
-"""PollerFunction entry point: one EventBridge tick → `polling.run_scheduled`, bounded by the time this
-invocation has left (reserved concurrency 1, so runs never overlap)."""
+"""PollerFunction entry point: one EventBridge tick → `Poller.run_scheduled`, bounded by the time this invocation
+has left (reserved concurrency 1, so runs never overlap)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
 from scalelite_common.observability import lambda_handler
-from scalelite_common.services import polling
+from scalelite_common.services import wiring
 
 
 @lambda_handler()
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context: Any) -> dict[str, Any]:
-    return polling.run_scheduled(context.get_remaining_time_in_millis())
+    return wiring.container().poller.run_scheduled(context.get_remaining_time_in_millis())

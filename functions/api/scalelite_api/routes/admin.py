@@ -69,10 +69,9 @@ def admin_settings() -> Settings:
 
 
 def _build_context(settings: Settings) -> AdminContext:
-    from scalelite_common.db import get_store  # PynamoDB loads on first use
     from scalelite_common.services import wiring
 
-    return AdminContext(store=get_store(settings), client=wiring.bbb_client(settings), settings=settings)
+    return AdminContext(store=wiring.store(settings), client=wiring.bbb_client(settings), settings=settings)
 
 
 def admin_context_factory() -> ContextFactory:

@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from scalelite_api.dependencies import ContainerDep, ContextDep, SettingsDep
 from scalelite_api.responses import error_response, redirect_response, xml_response
-from scalelite_common.bbb import checksum, xml
+from scalelite_common.bbb import checksum
 from scalelite_common.bbb import params as P
-from scalelite_common.config import DEFAULT_TENANT, Settings, get_settings
 from scalelite_common.errors import (
     BBBError,
     ChecksumError,
@@ -27,7 +27,8 @@ from scalelite_common.errors import (
     UnsupportedRequestError,
 )
 from scalelite_common.observability import logger, metrics
-from scalelite_common.services import wiring
+from scalelite_common.presenters import bbb_xml
+from scalelite_common.services.context import RequestContext
 from scalelite_common.services.meetings import CreateRequest, MeetingService, Redirect
 
 router = APIRouter()
@@ -45,20 +46,21 @@ MAX_FORM_FIELDS = 10_000
 class Call:
     methods: frozenset[str]
     content_types: tuple[str, ...]
-    run: Callable[[MeetingService, BBBRequest], bytes | Redirect]
+    run: Callable[[MeetingService, BBBRequest], bytes | Redirect]  # service call + its presenter
     meeting_id: bool = False  # takes a meetingID, checked as BBB checks it
 
 
 @dataclass
 class BBBRequest:
+    ctx: RequestContext
     params: P.Params
-    tenant_id: str
     body: bytes
     xml_body: bool
 
 
-def _create(svc: MeetingService, r: BBBRequest) -> bytes | Redirect:
-    return svc.create(CreateRequest(params=r.params, tenant_id=r.tenant_id, xml_body=r.body if r.xml_body else None))
+def _create(svc: MeetingService, r: BBBRequest) -> bytes:
+    reply = svc.create(CreateRequest(ctx=r.ctx, params=r.params, xml_body=r.body if r.xml_body else None))
+    return bbb_xml.relayed(reply)
 
 
 def _record_ids(params: P.Params) -> list[str]:
@@ -69,11 +71,7 @@ def _record_ids(params: P.Params) -> list[str]:
 
 
 def _no_recordings(_svc: MeetingService, _r: BBBRequest) -> bytes:
-    return xml.success(
-        ("recordings", None),
-        ("messageKey", "noRecordings"),
-        ("message", "There are not recordings for the meetings"),
-    )
+    return bbb_xml.no_recordings()
 
 
 def _publish_recordings(_svc: MeetingService, r: BBBRequest) -> bytes:
@@ -88,54 +86,42 @@ def _recording_not_found(_svc: MeetingService, r: BBBRequest) -> bytes:
     raise RecordingNotFoundError()
 
 
+_READ = frozenset({"GET", "POST"})
 # Until the recordings work lands the balancer stores no recordings: answer as Scalelite does with none stored.
 CALLS: dict[str, Call] = {
-    "create": Call(frozenset({"GET", "POST"}), FORM_TYPES + XML_TYPES, _create, meeting_id=True),
-    "join": Call(frozenset({"GET"}), (), lambda svc, r: svc.join(r.params, r.tenant_id), meeting_id=True),
-    "end": Call(frozenset({"GET", "POST"}), FORM_TYPES, lambda svc, r: svc.end(r.params, r.tenant_id), meeting_id=True),
+    "create": Call(_READ, FORM_TYPES + XML_TYPES, _create, meeting_id=True),
+    "join": Call(frozenset({"GET"}), (), lambda svc, r: svc.join(r.ctx, r.params), meeting_id=True),
+    "end": Call(_READ, FORM_TYPES, lambda svc, r: bbb_xml.relayed(svc.end(r.ctx, r.params)), meeting_id=True),
     "isMeetingRunning": Call(
-        frozenset({"GET", "POST"}),
-        FORM_TYPES,
-        lambda svc, r: svc.is_meeting_running(r.params, r.tenant_id),
-        meeting_id=True,
+        _READ, FORM_TYPES, lambda svc, r: bbb_xml.running(svc.is_meeting_running(r.ctx, r.params)), meeting_id=True
     ),
     "getMeetingInfo": Call(
-        frozenset({"GET", "POST"}),
-        FORM_TYPES,
-        lambda svc, r: svc.get_meeting_info(r.params, r.tenant_id),
-        meeting_id=True,
+        _READ, FORM_TYPES, lambda svc, r: bbb_xml.relayed(svc.get_meeting_info(r.ctx, r.params)), meeting_id=True
     ),
-    "getMeetings": Call(frozenset({"GET", "POST"}), FORM_TYPES, lambda svc, r: svc.get_meetings(None)),
+    "getMeetings": Call(_READ, FORM_TYPES, lambda svc, r: bbb_xml.meetings(svc.get_meetings(r.ctx))),
     "insertDocument": Call(
         frozenset({"POST"}),
         XML_TYPES,
-        lambda svc, r: svc.insert_document(r.params, r.tenant_id, r.body),
+        lambda svc, r: bbb_xml.relayed(svc.insert_document(r.ctx, r.params, r.body)),
         meeting_id=True,
     ),
     "sendChatMessage": Call(
         frozenset({"GET"}),
         FORM_TYPES,
-        lambda svc, r: svc.send_chat_message(r.params, r.tenant_id),
+        lambda svc, r: bbb_xml.relayed(svc.send_chat_message(r.ctx, r.params)),
         meeting_id=True,
     ),
-    "getRecordings": Call(frozenset({"GET", "POST"}), FORM_TYPES, _no_recordings),
+    "getRecordings": Call(_READ, FORM_TYPES, _no_recordings),
     "publishRecordings": Call(frozenset({"GET"}), FORM_TYPES, _publish_recordings),
-    "updateRecordings": Call(frozenset({"GET", "POST"}), FORM_TYPES, _recording_not_found),
+    "updateRecordings": Call(_READ, FORM_TYPES, _recording_not_found),
     "deleteRecordings": Call(frozenset({"GET"}), FORM_TYPES, _recording_not_found),
 }
 
 
-def index_document(settings: Settings) -> bytes:
-    fields: list[tuple[str, Any]] = [("version", "2.0")]
-    if settings.build_number:
-        fields.append(("build", settings.build_number))
-    return xml.success(*fields)
-
-
 @router.api_route("/bigbluebutton/api", methods=["GET", "POST"], include_in_schema=False)
 @router.api_route("/bigbluebutton/api/", methods=["GET", "POST"], include_in_schema=False)
-async def index() -> Response:
-    return xml_response(index_document(get_settings()))
+async def index(settings: SettingsDep) -> Response:
+    return xml_response(bbb_xml.index(settings.build_number))
 
 
 def _charset(content_type_header: str) -> str:
@@ -210,8 +196,9 @@ def _check_meeting_id(params: P.Params) -> None:
 
 
 @router.api_route("/bigbluebutton/api/{call_name}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
-async def bbb_call(call_name: str, request: Request) -> Response:
-    settings = get_settings()
+async def bbb_call(
+    call_name: str, request: Request, settings: SettingsDep, ctx: ContextDep, container: ContainerDep
+) -> Response:
     call = CALLS.get(call_name)
     if call is None or request.method not in call.methods:
         return error_response(UnsupportedRequestError())
@@ -220,14 +207,14 @@ async def bbb_call(call_name: str, request: Request) -> Response:
     if request.method == "POST" and body and call.content_types and content_type not in call.content_types:
         return error_response(UnsupportedContentTypeError())
     if call_name == "getMeetings" and settings.get_meetings_api_disabled:
-        return xml_response(MeetingService.no_meetings())  # stand-in, no checksum (Scalelite)
+        return xml_response(bbb_xml.no_meetings())  # stand-in, no checksum (Scalelite)
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
     try:
         params = await _read_params(request, raw_query, body, content_type)
         checksum.verify(
             call_name,
             raw_query,
-            settings.loadbalancer_secrets,
+            ctx.secrets,
             settings.checksum_algorithms,
             checksum=P.first(params, "checksum"),
         )
@@ -235,13 +222,8 @@ async def bbb_call(call_name: str, request: Request) -> Response:
             _check_meeting_id(params)
         logger.append_keys(bbb_call=call_name, meeting_id=P.first(params, "meetingID"))
         result = call.run(
-            wiring.meeting_service(settings),
-            BBBRequest(
-                params=params,
-                tenant_id=DEFAULT_TENANT,
-                body=body,
-                xml_body=content_type in XML_TYPES,
-            ),
+            container.meeting_service,
+            BBBRequest(ctx=ctx, params=params, body=body, xml_body=content_type in XML_TYPES),
         )
     except BBBError as exc:
         if exc.message_key == "checksumError":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from scalelite_common.config import get_settings
+from scalelite_api.dependencies import ContainerDep
 from scalelite_common.observability import logger
 
 router = APIRouter()
@@ -13,11 +13,9 @@ router = APIRouter()
 
 @router.api_route("/health_check", methods=["GET", "HEAD"], include_in_schema=False)
 @router.api_route("/", methods=["GET", "HEAD", "POST"], include_in_schema=False)
-async def health_check() -> PlainTextResponse:
+async def health_check(container: ContainerDep) -> PlainTextResponse:
     try:
-        from scalelite_common.db import get_store
-
-        get_store(get_settings()).get_server("__health_check__")
+        container.store.get_server("__health_check__")
     except Exception as exc:
         logger.exception("health check failed")
         return PlainTextResponse(f"Health Check Failure: {type(exc).__name__}", status_code=503)

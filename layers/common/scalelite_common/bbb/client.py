@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import urllib3
 
-from scalelite_common.bbb import checksum, xml
+from scalelite_common.bbb import checksum, replies, xml
+from scalelite_common.domain.load import MeetingSample
 from scalelite_common.errors import InternalError, UpstreamError
 
 _REQUEST_REFUSED = frozenset({400, 413, 414, 431})
@@ -29,11 +30,45 @@ class BBBTransportError(Exception):
         self.status = status
 
     @property
+    def reason(self) -> str:
+        """Why, in plain words, for a server's `last_error`: `HTTP 404`, `malformed XML`, or the transport error
+        behind it (`connection refused`, `timeout (connect)`, `unknown host`, `TLS error`, …)."""
+        cause = self.__cause__
+        if isinstance(cause, urllib3.exceptions.HTTPError):
+            return _urllib3_reason(cause) or str(self) or type(cause).__name__
+        return str(self) or type(self).__name__
+
+    @property
     def refused(self) -> bool:
         """The server answered and refused this request itself (400, 413, 414 for a too-long URL, 431): any other
         server would refuse it too, so it is no reason to fail over or to re-place the meeting. Other statuses
         (404 for a wrong API path, 401/403, 5xx) say the server is misconfigured or down."""
         return self.status in _REQUEST_REFUSED
+
+
+def _urllib3_reason(cause: urllib3.exceptions.HTTPError) -> str:
+    if isinstance(cause, urllib3.exceptions.NameResolutionError):
+        return "unknown host"
+    if isinstance(cause, urllib3.exceptions.NewConnectionError):  # before TimeoutError: it subclasses it
+        text = str(cause).lower()
+        if "refused" in text:
+            return "connection refused"
+        if "timed out" in text:
+            return "timeout (connect)"
+        if "unreachable" in text:
+            return "host unreachable"
+        return "connection failed"
+    if isinstance(cause, urllib3.exceptions.ConnectTimeoutError):
+        return "timeout (connect)"
+    if isinstance(cause, urllib3.exceptions.TimeoutError):
+        return "timeout"
+    if isinstance(cause, urllib3.exceptions.SSLError):
+        return "TLS error"
+    if isinstance(cause, urllib3.exceptions.ProtocolError):
+        return "connection lost"
+    if isinstance(cause, urllib3.exceptions.ProxyError):
+        return "proxy error"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +159,19 @@ class BBBClient:
         if not returncode:
             raise InternalError("Response did not include returncode")
         if returncode != "SUCCESS":
-            key = xml.text(resp.root, "messageKey") or xml.text(resp.root, "errors/error/key")
-            message = xml.text(resp.root, "message") or xml.text(resp.root, "errors/error/message")
+            key, message = replies.error_key_and_message(resp.root)
             raise UpstreamError(message, message_key=key or "internalError")
         return resp
+
+    def get_meetings(self, target: Target) -> list[MeetingSample]:
+        """Signed getMeetings with the normal timeouts (Scalelite never shortens the poller's); PollFailure when the
+        server answers anything but SUCCESS."""
+        resp = self.request(target, "getMeetings")
+        return replies.poll_meetings(resp.root, resp.returncode)
+
+    def bbb_version(self, target: Target) -> str | None:
+        """BBB's API root reveals `bbbVersion` (when allowRevealOfBBBVersion=true); the signature is harmless."""
+        resp = self.request(target, "")
+        if resp.returncode != "SUCCESS":
+            return None
+        return xml.text(resp.root, "bbbVersion") or None

@@ -118,3 +118,11 @@ def bind(
         setattr(model.Meta, "host", host)  # noqa: B010
         setattr(model.Meta, "max_pool_connections", max_pool_connections)  # noqa: B010
         model._connection = None  # drop a connection made for another table/endpoint
+
+
+def create_tables(wait: bool = False) -> None:
+    """Create the bound tables from the models (moto tests, benches). The local stack creates them from
+    template.yaml instead."""
+    for model in ALL_MODELS:
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=wait)

@@ -461,16 +461,6 @@ class DynamoStore:
             return None
         return item.meeting_pk
 
-    # ------------------------------------------------------------ test helpers
-    @staticmethod
-    def create_tables(wait: bool = False) -> None:
-        """Create the tables from the models (moto tests). The local stack creates them from template.yaml."""
-        from scalelite_common.db.models import ALL_MODELS
-
-        for model in ALL_MODELS:
-            if not model.exists():
-                model.create_table(billing_mode="PAY_PER_REQUEST", wait=wait)
-
     # ------------------------------------------------------ poller additions
     def disable_if_cordoned(self, server_id: str) -> bool:
         """A drained cordoned server becomes disabled (load removed) only if it is still cordoned: an operator who

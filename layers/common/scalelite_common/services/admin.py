@@ -769,12 +769,11 @@ def handle_event(event: Any, *, request_id: str = "") -> dict[str, Any]:
     logger.append_keys(admin_command=command)
     try:
         from scalelite_common.config import get_settings
-        from scalelite_common.db import get_store
         from scalelite_common.services import wiring
 
         settings = get_settings()
         result = dispatch(
-            command, args, store=get_store(settings), client=wiring.bbb_client(settings), settings=settings
+            command, args, store=wiring.store(settings), client=wiring.bbb_client(settings), settings=settings
         )
     except AdminError as exc:
         logger.info("admin command refused", error=exc.message, status=exc.status)

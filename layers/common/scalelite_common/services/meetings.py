@@ -1,5 +1,9 @@
 """BBB meeting calls through the load balancer: placement, forwarding, failover.
 
+Every call takes the request's context (tenant, effective settings) and returns domain values: BBB's own answer
+when the balancer relays it (a `BBBResponse`), a `Redirect` for join, the tenant's meeting entries for getMeetings.
+Rendering is the presenters' job (`scalelite_common.presenters.bbb_xml`).
+
 DynamoDB round trips on the normal path (see docs/data-model.md): create of a mapped meeting 3 (lock, servers,
 unlock), of a new one 4 (lock attempt, servers, one transaction, unlock), join 2, end 3 (lock, server, delete),
 isMeetingRunning 2, getMeetingInfo 2, getMeetings 1.
@@ -15,11 +19,10 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from scalelite_common.bbb import params as P
-from scalelite_common.bbb import xml
-from scalelite_common.bbb.client import BBBClient, BBBResponse, BBBTransportError, Target
+from scalelite_common.bbb import replies, xml
+from scalelite_common.bbb.client import BBBResponse, BBBTransportError, Target
 from scalelite_common.concurrency import fan_out
 from scalelite_common.config import Settings
 from scalelite_common.domain.balancing import TagRequest, candidates
@@ -37,7 +40,8 @@ from scalelite_common.errors import (
     ValidationError,
 )
 from scalelite_common.observability import logger
-from scalelite_common.services.ports import ReleasesMeetings
+from scalelite_common.services.context import RequestContext
+from scalelite_common.services.ports import BBBGateway, Store
 
 SERVER_TAG_PARAM = "meta_server-tag"
 SIZE_HINT_PARAM = "meta_bbb-meeting-size-hint"
@@ -54,34 +58,10 @@ MEETING_LOCK_SECONDS = 30.0
 MEETING_LOCK_WAIT = 25.0
 
 
-class Store(ReleasesMeetings, Protocol):
-    """What the meeting calls need from storage (DynamoStore implements it)."""
-
-    def list_servers(self) -> list[Server]: ...
-    def get_server(self, server_id: str) -> Server | None: ...
-    def get_meeting(self, tenant_id: str, meeting_id: str, *, now: float | None = None) -> Meeting | None: ...
-    def place_meeting(
-        self,
-        meeting: Meeting,
-        server: Server,
-        *,
-        now: float,
-        exact: bool = True,
-        callbacks: CallbackData | None = None,
-    ) -> None: ...
-    def put_callbacks(self, callbacks: CallbackData) -> None: ...
-    def lock_meeting(
-        self, tenant_id: str, meeting_id: str, owner: str, *, now: float, until: float, touch: bool = False
-    ) -> Meeting | None: ...
-    def unlock_meeting(self, tenant_id: str, meeting_id: str, owner: str) -> bool: ...
-    def add_load(self, server_id: str, amount: float, *, require_joinable: bool = False) -> Server: ...
-    def count_join(self, tenant_id: str, meeting_id: str, *, now: float) -> Meeting | None: ...
-
-
 @dataclass
 class CreateRequest:
+    ctx: RequestContext
     params: P.Params
-    tenant_id: str
     xml_body: bytes | None = None  # pre-uploaded slides (<modules>), forwarded as a POST body
 
 
@@ -147,17 +127,17 @@ def _size_hint(value: str | None, max_participants: str | None = None) -> int | 
 
 
 class MeetingService:
-    def __init__(self, store: Store, client: BBBClient, settings: Settings) -> None:
+    def __init__(self, store: Store, client: BBBGateway, settings: Settings) -> None:
         self.store = store
         self.client = client
         self.settings = settings
 
     # ------------------------------------------------------------------ create
-    def create(self, req: CreateRequest) -> bytes:
+    def create(self, req: CreateRequest) -> BBBResponse:
         """Under the meetingID's lock (see `_lock`): forward to the mapped server while it can serve the meeting, else
         place the meeting anew (the new mapping held the same way until BBB answered)."""
         meeting_id = _meeting_id(req.params)
-        s = self.settings
+        s = req.ctx.settings
         request = P.single(req.params)
         tag_value = s.override_create_params.get(SERVER_TAG_PARAM, request.get(SERVER_TAG_PARAM))
         if tag_value is None:
@@ -167,7 +147,7 @@ class MeetingService:
             voice_bridge = request["voiceBridge"].strip()
             if not (voice_bridge.isascii() and voice_bridge.isdigit()):
                 raise ValidationError("Voice bridge must be an integer.")
-        hold = _Hold(req.tenant_id, meeting_id)
+        hold = _Hold(req.ctx.tenant_id, meeting_id)
         try:
             existing = self._lock(hold, create=True, wait=False)
             while True:
@@ -178,9 +158,9 @@ class MeetingService:
                     if self._reusable(existing, server):
                         assert server is not None
                         try:
-                            body = self._forward_create(req, existing, server, new=False)
+                            reply = self._forward_create(req, existing, server, new=False)
                             self._keep_callbacks(self._callbacks(req, meeting_id, time.time()))
-                            return body
+                            return reply
                         except BBBTransportError as exc:
                             if exc.refused:
                                 raise InternalError("Unable to create meeting on server.") from exc
@@ -255,10 +235,10 @@ class MeetingService:
         servers: list[Server],
         hold: _Hold,
         moderator_pw: str = "",
-    ) -> bytes | None:
+    ) -> BBBResponse | None:
         """Place the meeting (its mapping held by `hold`) and forward the create, failing over to the next server on
         a transport error. None when the meetingID is mapped already (another request placed or holds it)."""
-        s = self.settings
+        s = req.ctx.settings
         request = P.single(req.params)
         now = time.time()
         users = _size_hint(request.get(SIZE_HINT_PARAM), request.get("maxParticipants")) or s.load_min_user_count
@@ -274,7 +254,7 @@ class MeetingService:
         while ordered and attempts < s.create_failover_attempts:
             server = ordered[0]
             meeting = Meeting(
-                tenant_id=req.tenant_id,
+                tenant_id=req.ctx.tenant_id,
                 meeting_id=meeting_id,
                 server_id=server.id,
                 moderator_pw=moderator_pw,
@@ -350,16 +330,16 @@ class MeetingService:
         request = P.single(req.params)
         ready = next((request[name] for name in RECORDING_READY_PARAMS if request.get(name)), "")
         return CallbackData(
-            tenant_id=req.tenant_id,
+            tenant_id=req.ctx.tenant_id,
             meeting_id=meeting_id,
             recording_ready_url=ready,
             analytics_callback_url=request.get(ANALYTICS_PARAM, ""),
             created_at=int(now),
-            expires_at=int(now) + self.settings.callback_data_ttl,
+            expires_at=int(now) + req.ctx.settings.callback_data_ttl,
         )
 
     def _create_params(self, req: CreateRequest, meeting: Meeting, server: Server, *, new: bool) -> dict[str, str]:
-        s = self.settings
+        s = req.ctx.settings
         shaped = P.shape(
             req.params,
             exclude=s.create_exclude_params,
@@ -392,16 +372,15 @@ class MeetingService:
                 logger.warning("analytics callback dropped: URL_HOST is not set", meeting_id=meeting.meeting_id)
         return shaped
 
-    def _forward_create(self, req: CreateRequest, meeting: Meeting, server: Server, *, new: bool) -> bytes:
+    def _forward_create(self, req: CreateRequest, meeting: Meeting, server: Server, *, new: bool) -> BBBResponse:
         forwarded = list(self._create_params(req, meeting, server, new=new).items())
-        resp = self.client.call(_target(server), "create", forwarded, body=req.xml_body)
-        return resp.body
+        return self.client.call(_target(server), "create", forwarded, body=req.xml_body)
 
     # ------------------------------------------------------------------- join
-    def join(self, params: P.Params, tenant_id: str) -> Redirect:
+    def join(self, ctx: RequestContext, params: P.Params) -> Redirect:
         meeting_id = _meeting_id(params)
         now = time.time()
-        meeting = self.store.count_join(tenant_id, meeting_id, now=now)
+        meeting = self.store.count_join(ctx.tenant_id, meeting_id, now=now)
         if meeting is None:
             raise MeetingNotFoundError()
         # Joins inside the create-time reservation are already counted; each one beyond it adds a user.
@@ -412,16 +391,16 @@ class MeetingService:
             raise ServerUnavailableError() from exc
         if not server.online or server.state is ServerState.DISABLED:
             raise ServerUnavailableError()
-        s = self.settings
+        s = ctx.settings
         shaped = P.shape(
             params, exclude=s.join_exclude_params, defaults=s.default_join_params, overrides=s.override_join_params
         )
         return Redirect(self.client.signed_url(_target(server), "join", list(shaped.items())))
 
     # ------------------------------------------------------- meeting lookups
-    def _meeting_and_server(self, params: P.Params, tenant_id: str) -> tuple[Meeting, Server] | None:
+    def _meeting_and_server(self, ctx: RequestContext, params: P.Params) -> tuple[Meeting, Server] | None:
         meeting_id = _meeting_id(params)
-        meeting = self.store.get_meeting(tenant_id, meeting_id)
+        meeting = self.store.get_meeting(ctx.tenant_id, meeting_id)
         if meeting is None:
             return None
         server = self.store.get_server(meeting.server_id)
@@ -429,30 +408,31 @@ class MeetingService:
             return None
         return meeting, server
 
-    def is_meeting_running(self, params: P.Params, tenant_id: str) -> bytes:
-        found = self._meeting_and_server(params, tenant_id)
+    def is_meeting_running(self, ctx: RequestContext, params: P.Params) -> BBBResponse | None:
+        """The meeting's server's answer; None when the balancer knows no such meeting (it is not running)."""
+        found = self._meeting_and_server(ctx, params)
         if found is None:
-            return xml.success(("running", "false"))
+            return None
         meeting, server = found
         return self._forward(
             server, "isMeetingRunning", [("meetingID", meeting.meeting_id)], "Unable to access meeting on server."
-        ).body
+        )
 
-    def get_meeting_info(self, params: P.Params, tenant_id: str) -> bytes:
-        found = self._meeting_and_server(params, tenant_id)
+    def get_meeting_info(self, ctx: RequestContext, params: P.Params) -> BBBResponse:
+        found = self._meeting_and_server(ctx, params)
         if found is None:
             raise MeetingNotFoundError()
         meeting, server = found
         return self._forward(
             server, "getMeetingInfo", [("meetingID", meeting.meeting_id)], "Unable to access meeting on server."
-        ).body
+        )
 
-    def end(self, params: P.Params, tenant_id: str) -> bytes:
+    def end(self, ctx: RequestContext, params: P.Params) -> BBBResponse:
         """Under the meetingID's lock (a create racing it waits, see `_lock`). The mapping is forgotten only once BBB
         confirms the end (SUCCESS, or notFound: already gone); a refused end (wrong password) leaves the meeting
         running and mapped, so the next create joins it, not a twin. The voice bridge item is left to its TTL (a
         fourth round trip otherwise; the number comes back to this meetingID first, see voice_bridge_candidates)."""
-        hold = _Hold(tenant_id, _meeting_id(params))
+        hold = _Hold(ctx.tenant_id, _meeting_id(params))
         try:
             meeting = self._lock(hold, create=False, wait=True)
             if meeting is None:
@@ -464,18 +444,18 @@ class MeetingService:
             password = P.first(params, "password")
             forwarded = [("meetingID", meeting.meeting_id), ("password", password or "")]
             try:
-                body = self._forward(server, "end", forwarded, "Unable to access meeting on server.").body
+                reply = self._forward(server, "end", forwarded, "Unable to access meeting on server.")
             except UpstreamError as exc:
                 if exc.message_key == "notFound":
                     self._forget(meeting, hold, voice_bridge=False)
                 raise
             self._forget(meeting, hold, voice_bridge=False)
-            return body
+            return reply
         finally:
             self._unlock(hold)
 
-    def insert_document(self, params: P.Params, tenant_id: str, body: bytes) -> bytes:
-        found = self._meeting_and_server(params, tenant_id)
+    def insert_document(self, ctx: RequestContext, params: P.Params, body: bytes) -> BBBResponse:
+        found = self._meeting_and_server(ctx, params)
         if found is None:
             raise MeetingNotFoundError()
         meeting, server = found
@@ -485,16 +465,16 @@ class MeetingService:
             [("meetingID", meeting.meeting_id)],
             "Unable to insert document on server.",
             body=body,
-        ).body
+        )
 
-    def send_chat_message(self, params: P.Params, tenant_id: str) -> bytes:
-        found = self._meeting_and_server(params, tenant_id)
+    def send_chat_message(self, ctx: RequestContext, params: P.Params) -> BBBResponse:
+        found = self._meeting_and_server(ctx, params)
         if found is None:
             raise MeetingNotFoundError()
         meeting, server = found
         forwarded = [("meetingID", meeting.meeting_id)]
         forwarded += [(k, v) for k, v in P.single(params).items() if k in ("message", "userName")]
-        return self._forward(server, "sendChatMessage", forwarded, "Unable to access meeting on server.").body
+        return self._forward(server, "sendChatMessage", forwarded, "Unable to access meeting on server.")
 
     def _forward(
         self, server: Server, call: str, params: P.Params, transport_message: str, *, body: bytes | None = None
@@ -506,10 +486,11 @@ class MeetingService:
             raise InternalError(transport_message) from exc
 
     # ------------------------------------------------------------ getMeetings
-    def get_meetings(self, tenant_id: str | None) -> bytes:
-        """Concurrent fan-out to online enabled/cordoned servers; unreachable ones are skipped (Scalelite #498)."""
+    def get_meetings(self, ctx: RequestContext) -> list[ET.Element]:
+        """The tenant's `<meeting>` entries from every online enabled/cordoned server, asked concurrently;
+        unreachable ones are skipped (Scalelite #498)."""
         servers = [s for s in self.store.list_servers() if s.online and s.state is not ServerState.DISABLED]
-        meetings: list[ET.Element] = []
+        entries: list[ET.Element] = []
         budget = self.settings.connect_timeout + self.settings.response_timeout + 1
         answers = fan_out(servers, lambda s: self.client.call(_target(s), "getMeetings"), workers=32, timeout=budget)
         for server, answer in zip(servers, answers, strict=True):
@@ -518,25 +499,5 @@ class MeetingService:
                     "getMeetings: server skipped", server=server.id, error=str(answer) or type(answer).__name__
                 )
                 continue
-            meetings.extend(self._tenant_filter(answer.root, tenant_id))
-        if not meetings:
-            return self.no_meetings()
-        root = xml.response("SUCCESS")
-        container = ET.SubElement(root, "meetings")
-        container.extend(meetings)
-        return xml.to_bytes(root)
-
-    @staticmethod
-    def no_meetings() -> bytes:
-        return xml.success(
-            ("meetings", None), ("messageKey", "noMeetings"), ("message", "no meetings were found on this server")
-        )
-
-    @staticmethod
-    def _tenant_filter(root: ET.Element, tenant_id: str | None) -> list[ET.Element]:
-        out = []
-        for meeting in root.findall("meetings/meeting"):
-            owner = xml.text(meeting, "metadata/tenant-id") or None
-            if owner == tenant_id:
-                out.append(meeting)
-        return out
+            entries.extend(replies.meeting_entries(answer.root, ctx.metadata_tenant))
+        return entries

@@ -19,25 +19,23 @@ from __future__ import annotations
 
 import threading
 import time
-import xml.etree.ElementTree as ET
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-import urllib3
 from aws_lambda_powertools.metrics import MetricUnit
 
-from scalelite_common.bbb import xml
-from scalelite_common.bbb.client import BBBClient, BBBTransportError, Target
-from scalelite_common.config import Settings, get_settings
+from scalelite_common.bbb.client import BBBTransportError, Target
+from scalelite_common.bbb.replies import PollFailure
+from scalelite_common.config import Settings
 from scalelite_common.domain.entities import Meeting, Server, ServerState
 from scalelite_common.domain.health import Health, after_poll
 from scalelite_common.domain.load import MeetingSample, ServerStats, server_stats
 from scalelite_common.errors import BBBError, MeetingNotFoundError, ServerGone
 from scalelite_common.observability import logger, metrics
-from scalelite_common.services.ports import ReleasesMeetings
+from scalelite_common.services.ports import BBBGateway, Store
 
 PollWhat = Literal["all", "servers", "meetings", "versions"]
 POLL_WHATS: tuple[str, ...] = ("all", "servers", "meetings", "versions")
@@ -49,80 +47,6 @@ MEETING_GRACE = 60  # seconds: BBB may not list a meeting created this recently 
 VERSION_REFRESH = 3600.0  # seconds: each known version is re-read about once an hour
 
 
-class PollStore(ReleasesMeetings, Protocol):
-    """What the poller needs from storage (DynamoStore implements it)."""
-
-    def list_servers(self) -> list[Server]: ...
-    def update_server(self, server_id: str, changes: Mapping[str, Any]) -> Server: ...
-    def record_poll(
-        self, server_id: str, changes: Mapping[str, Any], *, adjust_seen: float | None
-    ) -> Server | None: ...
-    def disable_if_cordoned(self, server_id: str) -> bool: ...
-    def meetings_on_server(self, server_id: str) -> list[Meeting]: ...
-    def all_meetings(self) -> Iterator[Meeting]: ...
-    def extend_meeting(self, meeting: Meeting, expires_at: int) -> bool: ...
-
-
-# ----------------------------------------------------------------------------------------- BBB answers
-def _int(value: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        return 0
-
-
-def _positive_int(value: str) -> int | None:
-    number = _int(value) if value else 0
-    return number if number > 0 else None
-
-
-def parse_meetings(root: ET.Element) -> list[MeetingSample]:
-    """The meetings of a getMeetings answer (`noMeetings` is simply an empty list)."""
-    samples = []
-    for node in root.findall("meetings/meeting"):
-        create_ms = _int(xml.text(node, "createTime"))
-        samples.append(
-            MeetingSample(
-                meeting_id=xml.text(node, "meetingID"),
-                participants=_int(xml.text(node, "participantCount")),
-                moderators=_int(xml.text(node, "moderatorCount")),
-                videos=_int(xml.text(node, "videoCount")),
-                create_time=create_ms / 1000.0 if create_ms > 0 else None,
-                is_breakout=xml.text(node, "isBreakout").lower() == "true",
-                size_hint=_positive_int(xml.text(node, "metadata/bbb-meeting-size-hint")),
-            )
-        )
-    return samples
-
-
-class PollFailure(Exception):
-    """The server answered, but not usefully (FAILED, no returncode)."""
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason  # short, for the server's last_error: "checksumError: You did not pass …"
-
-
-def fetch_meetings(client: BBBClient, server: Server) -> list[MeetingSample]:
-    """Signed getMeetings with the normal timeouts (Scalelite never shortens the poller's)."""
-    resp = client.request(Target(url=server.url, secret=server.secret), "getMeetings")
-    if resp.returncode != "SUCCESS":
-        key = xml.text(resp.root, "messageKey") or xml.text(resp.root, "errors/error/key")
-        message = xml.text(resp.root, "message") or xml.text(resp.root, "errors/error/message")
-        answered = resp.returncode or "no returncode"
-        reason = f"{key}: {message}" if key and message else key or message or f"getMeetings answered {answered}"
-        raise PollFailure(f"getMeetings answered {answered} ({key or '-'})", reason=reason)
-    return parse_meetings(resp.root)
-
-
-def fetch_version(client: BBBClient, server: Server) -> str | None:
-    """BBB's API root reveals `bbbVersion` (when allowRevealOfBBBVersion=true); the signature is harmless."""
-    resp = client.request(Target(url=server.url, secret=server.secret), "")
-    if resp.returncode != "SUCCESS":
-        return None
-    return xml.text(resp.root, "bbbVersion") or None
-
-
 # ------------------------------------------------------------------------------------------------- panic
 @dataclass
 class Cleared:
@@ -131,8 +55,8 @@ class Cleared:
 
 
 def clear_meetings(
-    store: PollStore,
-    client: BBBClient,
+    store: Store,
+    client: BBBGateway,
     server: Server,
     *,
     end_calls: bool = True,
@@ -179,6 +103,13 @@ def clear_meetings(
 
 
 # ----------------------------------------------------------------------------------------------- a cycle
+PollStore = Store  # TEMPORARY alias while services/admin moves to ports.Store (removed in this change)
+
+
+def _target(server: Server) -> Target:
+    return Target(url=server.url, secret=server.secret)
+
+
 @dataclass(frozen=True)
 class _Plan:
     health: bool  # update online/counters/load/stats
@@ -261,8 +192,8 @@ class CycleSummary:
 class Poller:
     def __init__(
         self,
-        store: PollStore,
-        client: BBBClient,
+        store: Store,
+        client: BBBGateway,
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
@@ -384,12 +315,12 @@ class Poller:
         fetched = _Fetched(server)
         if plan.health or plan.meetings:
             try:
-                fetched.meetings = fetch_meetings(self.client, server)
+                fetched.meetings = self.client.get_meetings(_target(server))
             except Exception as exc:  # any failure (transport, FAILED, malformed) is a failed poll
                 fetched.error = poll_error(exc)
         if fetched.error is None and self._version_due(server, plan):
             try:
-                fetched.version = fetch_version(self.client, server)
+                fetched.version = self.client.bbb_version(_target(server))
             except Exception as exc:  # a version is nice to have; it never affects health
                 logger.debug("version not read", server=server.id, error=_describe(exc))
         return fetched
@@ -603,42 +534,8 @@ LAST_ERROR_MAX = 200  # characters kept of a poll error (a server's last_error)
 def poll_error(exc: BaseException) -> str:
     """A short reason for a failed poll, as stored in the server's `last_error`: BBB's own `messageKey: message`
     (a wrong secret gives `checksumError: …`), `HTTP 404`, `malformed XML`, `connection refused`, `timeout`, …"""
-    if isinstance(exc, PollFailure):
-        reason = exc.reason
-    elif isinstance(exc, BBBTransportError):
-        reason = _transport_reason(exc)
-    else:
-        reason = _describe(exc)
+    reason = exc.reason if isinstance(exc, PollFailure | BBBTransportError) else _describe(exc)
     return reason if len(reason) <= LAST_ERROR_MAX else reason[: LAST_ERROR_MAX - 1] + "…"
-
-
-def _transport_reason(exc: BBBTransportError) -> str:
-    """The client's message (`HTTP 404`, `malformed XML`), or the urllib3 error behind it in plain words."""
-    cause = exc.__cause__
-    if not isinstance(cause, urllib3.exceptions.HTTPError):
-        return str(exc) or type(exc).__name__
-    if isinstance(cause, urllib3.exceptions.NameResolutionError):
-        return "unknown host"
-    if isinstance(cause, urllib3.exceptions.NewConnectionError):  # before TimeoutError: it subclasses it
-        text = str(cause).lower()
-        if "refused" in text:
-            return "connection refused"
-        if "timed out" in text:
-            return "timeout (connect)"
-        if "unreachable" in text:
-            return "host unreachable"
-        return "connection failed"
-    if isinstance(cause, urllib3.exceptions.ConnectTimeoutError):
-        return "timeout (connect)"
-    if isinstance(cause, urllib3.exceptions.TimeoutError):
-        return "timeout"
-    if isinstance(cause, urllib3.exceptions.SSLError):
-        return "TLS error"
-    if isinstance(cause, urllib3.exceptions.ProtocolError):
-        return "connection lost"
-    if isinstance(cause, urllib3.exceptions.ProxyError):
-        return "proxy error"
-    return str(exc) or type(cause).__name__
 
 
 def _describe(exc: BaseException) -> str:
@@ -670,17 +567,3 @@ def aggregate(summaries: list[CycleSummary], duration: float) -> dict[str, Any]:
     out["cycles"] = len(summaries)
     out["duration"] = round(duration, 3)
     return out
-
-
-# ------------------------------------------------------------------------------------------ entry points
-def build_poller(settings: Settings | None = None) -> Poller:
-    from scalelite_common.db import get_store  # PynamoDB loads on first use, not at import
-    from scalelite_common.services import wiring
-
-    settings = settings or get_settings()
-    return Poller(get_store(settings), wiring.bbb_client(settings), settings)
-
-
-def run_scheduled(remaining_ms: int) -> dict[str, Any]:
-    """The PollerFunction's work for one EventBridge tick."""
-    return build_poller().run_scheduled(remaining_ms)

@@ -1,43 +1,78 @@
-"""Builds the real adapters once per container (warm Lambdas reuse pools and connections)."""
+"""The composition root: builds every adapter and service from one `Settings`, each once per container (warm
+Lambdas reuse pools and connections). Handlers and FastAPI dependencies get what they need from here; nothing
+else constructs an adapter. Adapters load on first use (PynamoDB is imported only when a store is needed), so
+a function's cold start pays only for what it uses.
+"""
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
 from scalelite_common.bbb.client import BBBClient
 from scalelite_common.config import Settings, get_settings
-from scalelite_common.services.meetings import MeetingService
+
+if TYPE_CHECKING:
+    from scalelite_common.services.meetings import MeetingService
+    from scalelite_common.services.polling import Poller
+    from scalelite_common.services.ports import Store
+
+
+class Container:
+    """The adapters and services of one configuration."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def store(self) -> Store:
+        from scalelite_common.db.repositories import DynamoStore
+
+        return DynamoStore(self.settings)
+
+    @cached_property
+    def bbb(self) -> BBBClient:
+        s = self.settings
+        return BBBClient(
+            connect_timeout=s.connect_timeout, response_timeout=s.response_timeout, algorithm=s.outbound_algorithm
+        )
+
+    @cached_property
+    def meeting_service(self) -> MeetingService:
+        from scalelite_common.services.meetings import MeetingService
+
+        return MeetingService(self.store, self.bbb, self.settings)
+
+    @cached_property
+    def poller(self) -> Poller:
+        from scalelite_common.services.polling import Poller
+
+        return Poller(self.store, self.bbb, self.settings)
 
 
 @cache
-def bbb_client(settings: Settings) -> BBBClient:
-    return BBBClient(
-        connect_timeout=settings.connect_timeout,
-        response_timeout=settings.response_timeout,
-        algorithm=settings.outbound_algorithm,
-    )
+def _container(settings: Settings) -> Container:
+    return Container(settings)
 
 
-@cache
-def _meeting_service(settings: Settings) -> MeetingService:
-    from scalelite_common.db import get_store  # PynamoDB is imported on first use, not at module import
+def container(settings: Settings | None = None) -> Container:
+    """The container for `settings` (default: the environment's, parsed once)."""
+    return _container(settings or get_settings())
 
-    return MeetingService(get_store(settings), bbb_client(settings), settings)
+
+def bbb_client(settings: Settings | None = None) -> BBBClient:
+    return container(settings).bbb
+
+
+def store(settings: Settings | None = None) -> Store:
+    return container(settings).store
 
 
 def meeting_service(settings: Settings | None = None) -> MeetingService:
-    return _meeting_service(settings or get_settings())
-
-
-def reset() -> None:
-    bbb_client.cache_clear()
-    _meeting_service.cache_clear()
+    return container(settings).meeting_service
 
 
 def reset_all() -> None:
-    """Re-read settings from the environment and rebuild the store and services (tests, benches, local stack)."""
-    from scalelite_common import db
-
+    """Re-read settings from the environment and rebuild every adapter and service (tests, benches, local stack)."""
     get_settings.cache_clear()
-    db.reset()
-    reset()
+    _container.cache_clear()

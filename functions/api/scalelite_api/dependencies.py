@@ -1,0 +1,29 @@
+"""FastAPI dependencies: the settings, the composition root's container and the per-request context. Routes take
+them with `Depends`, so tests can replace any of them through `app.dependency_overrides`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from scalelite_common.config import Settings, get_settings
+from scalelite_common.services import context, wiring
+
+
+async def settings() -> Settings:
+    return get_settings()
+
+
+async def container(s: Annotated[Settings, Depends(settings)]) -> wiring.Container:
+    """The adapters and services; each is built on first use (after the checksum passed), not here."""
+    return wiring.container(s)
+
+
+async def request_context(request: Request, s: Annotated[Settings, Depends(settings)]) -> context.RequestContext:
+    return context.resolve(s, request.headers.get("host"))
+
+
+SettingsDep = Annotated[Settings, Depends(settings)]
+ContainerDep = Annotated[wiring.Container, Depends(container)]
+ContextDep = Annotated[context.RequestContext, Depends(request_context)]

@@ -1,0 +1,1 @@
+"""Presenters: domain values rendered for one wire format each (`bbb_xml`: the BBB API's XML answers)."""
