@@ -128,7 +128,7 @@ def admin_ctx(store: Any) -> Callable[[], Any]:
     def build() -> Any:
         from scalelite_common.config import get_settings
         from scalelite_common.services import wiring
-        from scalelite_common.services.admin import AdminContext
+        from scalelite_common.services.admin.context import AdminContext
 
         get_settings.cache_clear()
         settings = get_settings()

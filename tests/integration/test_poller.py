@@ -440,7 +440,7 @@ def test_last_error_says_why_a_server_is_offline(
     store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
 ) -> None:
     """A wrong secret, a dead host and a wrong path each leave their own reason; a good poll clears it."""
-    from scalelite_common.services.admin import server_json
+    from scalelite_common.services.admin.json import server_json
 
     sim = simulators()
     add_server(store, sim, "bbb1")

@@ -1,14 +1,14 @@
 """AdminFunction entry point: `{"command": ..., "args": {...}}` → `{"ok": true, "result": ...}` or
-`{"ok": false, "error": ..., "status": ...}` (CONVENTIONS.md). Never raises for bad input."""
+`{"ok": false, "error": ..., "status": ...}` (CONVENTIONS.md, `envelope`). Never raises for bad input."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from scalelite_admin import envelope
 from scalelite_common.observability import lambda_handler
-from scalelite_common.services import admin
 
 
 @lambda_handler()
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    return admin.handle_event(event, request_id=getattr(context, "aws_request_id", ""))
+    return envelope.handle_event(event, request_id=getattr(context, "aws_request_id", ""))

@@ -85,17 +85,24 @@ class UpstreamError(BBBError):
 
 
 class AdminError(Exception):
-    """An admin command failed in a way the operator must see (bad input, unknown id, duplicate)."""
+    """An admin command refused in a way the operator must see: as such, invalid input. The subclasses name the
+    other refusals; each adapter (AdminFunction envelope, admin JSON API) maps the class to its own status."""
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
+    def __init__(self, message: str) -> None:
         self.message = message
-        self.status = status
         super().__init__(message)
 
 
-class NotFoundAdminError(AdminError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=404)
+class AdminNotFound(AdminError):
+    """No such server or meeting."""
+
+
+class AdminConflict(AdminError):
+    """The command would destroy something or collides with what exists: repeat it with `force`, or look again."""
+
+
+class AdminUpstreamError(AdminError):
+    """A BBB server the command needs could not be reached."""
 
 
 class StoreConflict(Exception):

@@ -11,30 +11,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from scalelite_api.dependencies import ContainerDep, SettingsDep
 from scalelite_api.responses import error_response
 from scalelite_common.bbb import checksum
-from scalelite_common.config import Settings, get_settings
+from scalelite_common.config import Settings
 from scalelite_common.errors import (
+    AdminConflict,
     AdminError,
+    AdminNotFound,
+    AdminUpstreamError,
     BBBError,
-    NotFoundAdminError,
     UnsupportedContentTypeError,
     UnsupportedRequestError,
 )
 from scalelite_common.observability import logger
-from scalelite_common.services import admin
-from scalelite_common.services.admin import AdminContext
+from scalelite_common.services.admin import servers as commands
+from scalelite_common.services.admin import validation
+from scalelite_common.services.admin.context import AdminContext
 from scalelite_common.values import parse_bool
 
 router = APIRouter()
 
-ContextFactory = Callable[[Settings], AdminContext]
 Payload = dict[str, Any]
 Query = dict[str, str]
 Handler = Callable[[AdminContext, Query, Payload], JSONResponse]
@@ -62,21 +65,12 @@ STATE_ACTIONS = {
     "disable": "disable",
     "disabled": "disable",
 }
+STATUSES: dict[type[AdminError], int] = {AdminNotFound: 404, AdminConflict: 409, AdminUpstreamError: 502}
 
 
-def admin_settings() -> Settings:
-    return get_settings()
-
-
-def _build_context(settings: Settings) -> AdminContext:
-    from scalelite_common.services import wiring
-
-    return AdminContext(store=wiring.store(settings), client=wiring.bbb_client(settings), settings=settings)
-
-
-def admin_context_factory() -> ContextFactory:
-    """Built lazily, after the checksum passed (tests may override this dependency)."""
-    return _build_context
+def status_for(exc: AdminError) -> int:
+    """The HTTP status of a refusal: 400 (invalid input) unless a subclass says otherwise."""
+    return STATUSES.get(type(exc), 400)
 
 
 def _xml_error(error: BBBError) -> Response:
@@ -105,7 +99,7 @@ def _verify(call_name: str, raw_query: str, body: bytes, settings: Settings) -> 
 
 # -------------------------------------------------------------------------------------------------- calls
 def get_servers(ctx: AdminContext, query: Query, payload: Payload) -> JSONResponse:
-    servers = admin.servers_list(ctx)["servers"]
+    servers = commands.servers_list(ctx)["servers"]
     if not servers:
         return _json({"error": "No servers are configured"}, 404)
     return _json(servers)
@@ -116,8 +110,8 @@ def get_server_info(ctx: AdminContext, query: Query, payload: Payload) -> JSONRe
     if not server_id:
         return _json({"error": "Missing parameter: id"}, 400)
     try:
-        return _json(admin.servers_get(ctx, str(server_id)))
-    except NotFoundAdminError:
+        return _json(commands.servers_get(ctx, str(server_id)))
+    except AdminNotFound:
         return _not_found(server_id)
 
 
@@ -128,7 +122,7 @@ def add_server(ctx: AdminContext, query: Query, payload: Payload) -> JSONRespons
     multiplier = fields.get("load_multiplier")
     if multiplier in (0, "0", "", None):
         multiplier = None  # Scalelite: a missing or zero multiplier means 1.0
-    server = admin.servers_add(
+    server = commands.servers_add(
         ctx, fields["url"], fields["secret"], load_multiplier=multiplier, tag=fields.get("tag") or None
     )
     return _json(server, 201)
@@ -148,28 +142,28 @@ def update_server(ctx: AdminContext, query: Query, payload: Payload) -> JSONResp
             return _json({"error": f"Invalid state parameter: {fields['state']}"}, 400)
     changes: dict[str, Any] = {}
     if fields.get("url") is not None:
-        changes["url"] = admin.validate_url(fields["url"])
+        changes["url"] = validation.validate_url(fields["url"])
     if fields.get("secret") is not None:
-        changes["secret"] = admin.validate_secret(fields["secret"])
+        changes["secret"] = validation.validate_secret(fields["secret"])
     if fields.get("load_multiplier") is not None:
-        changes["load_multiplier"] = admin.validate_multiplier(fields["load_multiplier"])
+        changes["load_multiplier"] = validation.validate_multiplier(fields["load_multiplier"])
     if "tag" in fields:
-        changes["tag"] = admin.validate_tag(fields["tag"]) or ""
+        changes["tag"] = validation.validate_tag(fields["tag"]) or ""
     if ctx.store.get_server(server_id) is None:
         return _not_found(server_id)
     try:
         result: dict[str, Any] | None = None
         if action == "enable":
-            result = admin.servers_enable(ctx, server_id)
+            result = commands.servers_enable(ctx, server_id)
         elif action == "cordon":
-            result = admin.servers_cordon(ctx, server_id)
+            result = commands.servers_cordon(ctx, server_id)
         elif action == "disable":  # may refuse (409) a loaded server unless "force": nothing written then
-            result = admin.servers_disable(ctx, server_id, force=_flag(payload.get("force")))
+            result = commands.servers_disable(ctx, server_id, force=_flag(payload.get("force")))
         if changes:
-            result = admin.servers_update(ctx, server_id, **changes)
+            result = commands.servers_update(ctx, server_id, **changes)
         if result is None:
-            result = admin.servers_get(ctx, server_id)
-    except NotFoundAdminError:
+            result = commands.servers_get(ctx, server_id)
+    except AdminNotFound:
         return _not_found(server_id)
     return _json(result)
 
@@ -179,8 +173,8 @@ def delete_server(ctx: AdminContext, query: Query, payload: Payload) -> JSONResp
     if not server_id:
         return _json({"error": "Missing parameter: id"}, 400)
     try:
-        admin.servers_remove(ctx, str(server_id))
-    except NotFoundAdminError:
+        commands.servers_remove(ctx, str(server_id))
+    except AdminNotFound:
         return _not_found(server_id)
     return _json({"success": f"Server id={server_id} was destroyed"})
 
@@ -192,8 +186,8 @@ def panic_server(ctx: AdminContext, query: Query, payload: Payload) -> JSONRespo
     nested = payload.get("server") if isinstance(payload.get("server"), dict) else {}
     keep_state = _flag(payload.get("keep_state", (nested or {}).get("keep_state")))  # Scalelite's docs nest it
     try:
-        admin.servers_panic(ctx, str(server_id), keep_state=keep_state)
-    except NotFoundAdminError:
+        commands.servers_panic(ctx, str(server_id), keep_state=keep_state)
+    except AdminNotFound:
         return _not_found(server_id)
     return _json({"success": f"Server id={server_id} has been disabled and the meetings have been destroyed"})
 
@@ -221,8 +215,8 @@ HANDLERS: dict[str, Handler] = {
 async def admin_api(
     call_name: str,
     request: Request,
-    settings: Annotated[Settings, Depends(admin_settings)],
-    context_factory: Annotated[ContextFactory, Depends(admin_context_factory)],
+    settings: SettingsDep,
+    container: ContainerDep,
 ) -> Response:
     if not settings.admin_api_enabled:
         return _xml_error(UnsupportedRequestError())
@@ -249,9 +243,9 @@ async def admin_api(
     query = dict(request.query_params)
     logger.append_keys(admin_api_call=call_name)
     try:
-        return await run_in_threadpool(HANDLERS[call_name], context_factory(settings), query, payload)
+        return await run_in_threadpool(HANDLERS[call_name], container.admin_context, query, payload)
     except AdminError as exc:
-        return _json({"error": exc.message}, exc.status)
+        return _json({"error": exc.message}, status_for(exc))
     except Exception:  # never a stack trace to the caller
         logger.exception("admin API call failed", admin_api_call=call_name)
         return _json({"error": "Internal error"}, 500)

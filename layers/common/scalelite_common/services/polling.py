@@ -103,9 +103,6 @@ def clear_meetings(
 
 
 # ----------------------------------------------------------------------------------------------- a cycle
-PollStore = Store  # TEMPORARY alias while services/admin moves to ports.Store (removed in this change)
-
-
 def _target(server: Server) -> Target:
     return Target(url=server.url, secret=server.secret)
 

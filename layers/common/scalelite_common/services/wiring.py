@@ -13,6 +13,7 @@ from scalelite_common.bbb.client import BBBClient
 from scalelite_common.config import Settings, get_settings
 
 if TYPE_CHECKING:
+    from scalelite_common.services.admin.context import AdminContext
     from scalelite_common.services.meetings import MeetingService
     from scalelite_common.services.polling import Poller
     from scalelite_common.services.ports import Store
@@ -49,6 +50,12 @@ class Container:
 
         return Poller(self.store, self.bbb, self.settings)
 
+    @cached_property
+    def admin_context(self) -> AdminContext:
+        from scalelite_common.services.admin.context import AdminContext
+
+        return AdminContext(store=self.store, client=self.bbb, settings=self.settings)
+
 
 @cache
 def _container(settings: Settings) -> Container:
@@ -70,6 +77,11 @@ def store(settings: Settings | None = None) -> Store:
 
 def meeting_service(settings: Settings | None = None) -> MeetingService:
     return container(settings).meeting_service
+
+
+def admin_context(settings: Settings | None = None) -> AdminContext:
+    """What the admin commands run with (the AdminFunction and the admin JSON API)."""
+    return container(settings).admin_context
 
 
 def reset_all() -> None:

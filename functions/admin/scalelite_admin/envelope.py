@@ -1,0 +1,57 @@
+"""The AdminFunction's event contract (CONVENTIONS.md): `{"command", "args"}` in, `{"ok": true, "result"}` or
+`{"ok": false, "error", "status"}` out, the status chosen here from the kind of refusal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from scalelite_common.config import ConfigError, get_settings
+from scalelite_common.errors import AdminConflict, AdminError, AdminNotFound, AdminUpstreamError
+from scalelite_common.observability import logger, metrics
+from scalelite_common.services import wiring
+from scalelite_common.services.admin.registry import dispatch
+
+STATUSES: dict[type[AdminError], int] = {AdminNotFound: 404, AdminConflict: 409, AdminUpstreamError: 502}
+INVALID = 400
+INTERNAL = 500
+
+
+def status_for(exc: AdminError) -> int:
+    """The envelope's status of a refusal: 400 (invalid input) unless a subclass says otherwise."""
+    return STATUSES.get(type(exc), INVALID)
+
+
+def handle_event(event: Any, *, request_id: str = "") -> dict[str, Any]:
+    """Bad input is answered, never raised; anything unexpected is logged with its traceback and answered with a
+    generic message."""
+    if not isinstance(event, dict) or not isinstance(event.get("command"), str):
+        return _failure('The event must be {"command": "<name>", "args": {...}}', INVALID)
+    command = event["command"]
+    args = event.get("args")
+    if args is not None and not isinstance(args, dict):
+        return _failure(f"{command}: 'args' must be an object", INVALID)
+    logger.append_keys(admin_command=command)
+    try:
+        ctx = wiring.admin_context(get_settings())
+        result = dispatch(command, args, store=ctx.store, client=ctx.client, settings=ctx.settings)
+    except AdminError as exc:
+        status = status_for(exc)
+        logger.info("admin command refused", error=exc.message, status=status)
+        return _failure(exc.message, status)
+    except ConfigError as exc:
+        logger.error("configuration error", error=str(exc))
+        return _failure(f"Configuration error: {exc}", INTERNAL)
+    except Exception:
+        logger.exception("admin command failed")
+        suffix = f" (request id {request_id})" if request_id else ""
+        return _failure(f"Internal error: see the AdminFunction logs{suffix}", INTERNAL)
+    logger.info("admin command done")
+    metrics.add_metric(name="AdminCommands", unit=MetricUnit.Count, value=1)
+    return {"ok": True, "result": result}
+
+
+def _failure(message: str, status: int) -> dict[str, Any]:
+    metrics.add_metric(name="AdminCommandsFailed", unit=MetricUnit.Count, value=1)
+    return {"ok": False, "error": message, "status": status}

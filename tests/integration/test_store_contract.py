@@ -1,0 +1,152 @@
+"""One contract, two stores: the in-memory fake (tests/fakes) must behave as DynamoStore does on moto, so service
+tests over the fake mean what they say."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from scalelite_common.domain.entities import CallbackData, Meeting, Server, ServerState
+from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone
+from tests.fakes.store import InMemoryStore
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def any_store(request: pytest.FixtureRequest) -> Iterator[Any]:
+    if request.param == "memory":
+        yield InMemoryStore()
+    else:
+        yield request.getfixturevalue("store")
+
+
+def _server(store: Any, server_id: str = "a", **kw: Any) -> Server:
+    fields: dict[str, Any] = {"state": ServerState.ENABLED, "online": True, "load": 0.0, **kw}
+    server = Server(id=server_id, url=f"https://{server_id}.example/bigbluebutton/api/", secret="s", **fields)
+    store.add_server(server)
+    return server
+
+
+def _meeting(meeting_id: str = "m", server_id: str = "a", **kw: Any) -> Meeting:
+    now = int(time.time())
+    fields: dict[str, Any] = {"created_at": now, "expires_at": now + 3600, "reservation": 2.0, **kw}
+    return Meeting(tenant_id="t", meeting_id=meeting_id, server_id=server_id, **fields)
+
+
+def test_servers_add_update_remove(any_store: Any) -> None:
+    _server(any_store, tag="blue", bbb_version="3.0")
+    with pytest.raises(ServerExists):
+        _server(any_store)
+    updated = any_store.update_server("a", {"tag": None, "last_error": "", "state": ServerState.CORDONED})
+    assert (updated.tag, updated.last_error, updated.state, updated.bbb_version) == (
+        None,
+        "",
+        ServerState.CORDONED,
+        "3.0",
+    )
+    assert any_store.disable_if_cordoned("a") and any_store.get_server("a").load is None
+    assert not any_store.disable_if_cordoned("a")
+    any_store.delete_server("a")
+    with pytest.raises(ServerGone):
+        any_store.update_server("a", {"tag": "x"})
+    with pytest.raises(ServerGone):
+        any_store.delete_server("a")
+    assert any_store.get_server("a") is None and any_store.list_servers() == []
+
+
+def test_load_adjust_and_poll_results(any_store: Any) -> None:
+    _server(any_store)
+    assert any_store.add_load("a", 3.0).load_adjust == 3.0
+    polled = any_store.record_poll("a", {"load": 7.0, "users": 4}, adjust_seen=2.0)
+    assert (polled.load, polled.users, polled.load_adjust) == (7.0, 4, 1.0)
+    assert any_store.record_poll("gone", {"load": 1.0}, adjust_seen=None) is None
+    any_store.update_server("a", {"online": False})
+    with pytest.raises(ServerGone):
+        any_store.add_load("a", 1.0, require_joinable=True)
+    with pytest.raises(ServerGone):
+        any_store.add_load("gone", 1.0)
+
+
+def test_place_meeting_is_all_or_nothing_and_names_its_conflicts(any_store: Any) -> None:
+    server = _server(any_store)
+    now = time.time()
+    callbacks = CallbackData(
+        tenant_id="t", meeting_id="m", recording_ready_url="https://lms/r", expires_at=int(now) + 60
+    )
+    any_store.place_meeting(_meeting(voice_bridge="123"), server, now=now, callbacks=callbacks)
+    assert any_store.get_server("a").load_adjust == 2.0
+    assert any_store.get_callbacks("t", "m").recording_ready_url == "https://lms/r"
+    assert any_store.voice_bridge_owner("123") == "t#m"
+
+    with pytest.raises(PlacementConflict) as twice:  # same meetingID; server read before the first reservation
+        any_store.place_meeting(_meeting(voice_bridge="456"), server, now=now)
+    assert twice.value.reasons == {"meeting", "server"}
+    with pytest.raises(PlacementConflict) as number:
+        any_store.place_meeting(_meeting("other", voice_bridge="123"), any_store.get_server("a"), now=now)
+    assert number.value.reasons == {"voice_bridge"}
+    assert any_store.get_meeting("t", "other") is None and any_store.get_server("a").load_adjust == 2.0
+
+    any_store.place_meeting(_meeting("loose"), server, now=now, exact=False)  # stale read, but still available
+    any_store.update_server("a", {"state": ServerState.CORDONED})
+    with pytest.raises(PlacementConflict) as cordoned:
+        any_store.place_meeting(_meeting("late"), any_store.get_server("a"), now=now)
+    assert cordoned.value.reasons == {"server"}
+
+
+def test_an_expired_mapping_is_gone_and_can_be_placed_over(any_store: Any) -> None:
+    server = _server(any_store)
+    now = time.time()
+    any_store.place_meeting(_meeting(expires_at=int(now) - 10), server, now=now - 100)
+    assert any_store.get_meeting("t", "m") is None
+    assert any_store.count_join("t", "m", now=now) is None
+    assert any_store.lock_meeting("t", "m", "me", now=now, until=now + 30) is None
+    any_store.place_meeting(_meeting(), any_store.get_server("a"), now=now)
+    assert any_store.get_meeting("t", "m") is not None
+
+
+def test_locks_joins_and_release(any_store: Any) -> None:
+    server = _server(any_store)
+    now = time.time()
+    meeting = _meeting(voice_bridge="123")
+    any_store.place_meeting(meeting, server, now=now)
+    held = any_store.lock_meeting("t", "m", "me", now=now, until=now + 30, touch=True)
+    assert held is not None and held.lock_owner == "me" and held.touched_at == now
+    assert any_store.lock_meeting("t", "m", "you", now=now, until=now + 30) is None
+    assert any_store.lock_meeting("t", "m", "you", now=now + 31, until=now + 60) is not None  # stale: taken over
+    assert not any_store.unlock_meeting("t", "m", "me")
+    assert any_store.unlock_meeting("t", "m", "you")
+    assert any_store.count_join("t", "m", now=now).joins == 1
+
+    assert not any_store.release_meeting(meeting, owner="me")  # not its holder
+    assert not any_store.release_meeting(meeting, idle=True)  # a create touched it since `meeting` was read
+    moved = _meeting(voice_bridge="123", server_id="elsewhere")
+    assert not any_store.release_meeting(moved)  # the mapping points at another server
+    current = any_store.get_meeting("t", "m")
+    assert any_store.release_meeting(current, idle=True, now=now)
+    assert any_store.get_meeting("t", "m") is None and any_store.voice_bridge_owner("123") is None
+    assert not any_store.release_meeting(current)
+
+
+def test_release_can_keep_the_voice_bridge_and_extend_moves_its_claim(any_store: Any) -> None:
+    server = _server(any_store)
+    now = time.time()
+    meeting = _meeting(voice_bridge="123")
+    any_store.place_meeting(meeting, server, now=now)
+    assert any_store.extend_meeting(meeting, int(now) + 7200)
+    assert any_store.get_meeting("t", "m").expires_at == int(now) + 7200
+    assert [m.meeting_id for m in any_store.meetings_on_server("a")] == ["m"]
+    assert [m.meeting_id for m in any_store.all_meetings()] == ["m"]
+    assert any_store.release_meeting(meeting, voice_bridge=False)
+    assert any_store.voice_bridge_owner("123") == "t#m"  # left to its TTL
+    assert not any_store.extend_meeting(meeting, int(now) + 9000)
+
+
+def test_callback_data_outlives_the_mapping_until_its_ttl(any_store: Any) -> None:
+    now = time.time()
+    data = CallbackData(tenant_id="t", meeting_id="m", analytics_callback_url="https://lms/a", expires_at=int(now) + 5)
+    any_store.put_callbacks(data)
+    assert any_store.get_callbacks("t", "m", now=now) == data
+    assert any_store.get_callbacks("t", "m", now=now + 10) is None
+    assert any_store.get_callbacks("t", "other") is None
