@@ -254,9 +254,9 @@ def test_idle_delete_refuses_a_mapping_touched_since_it_was_read(store: Any, sim
     now = time.time()
     store.lock_meeting("default", "m1", "a-create", now=now, until=now + 30, touch=True)
     store.unlock_meeting("default", "m1", "a-create")
-    assert store.delete_meeting_if_on(read, "up", idle=True) is False
+    assert store.release_meeting(read, idle=True) is False
     fresh = store.get_meeting("default", "m1")
-    assert store.delete_meeting_if_on(fresh, "up", idle=True) is True
+    assert store.release_meeting(fresh, idle=True) is True
 
 
 def test_poll_subtracts_only_the_reservations_it_saw(store: Any, simulators: SimFactory) -> None:
@@ -440,7 +440,7 @@ def test_last_error_says_why_a_server_is_offline(
     store: Any, simulators: SimFactory, make_poller: Callable[..., Poller]
 ) -> None:
     """A wrong secret, a dead host and a wrong path each leave their own reason; a good poll clears it."""
-    from scalelite_common.services.admin.json import server_json
+    from scalelite_common.presenters.admin_json import server_json
 
     sim = simulators()
     add_server(store, sim, "bbb1")

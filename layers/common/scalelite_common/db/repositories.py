@@ -328,7 +328,7 @@ class DynamoStore:
             raise
         return _meeting(item)
 
-    def delete_meeting_if_on(
+    def _delete_if_on(
         self,
         meeting: Meeting,
         server_id: str,
@@ -366,13 +366,13 @@ class DynamoStore:
         now: float | None = None,
         voice_bridge: bool = True,
     ) -> bool:
-        """Forget a meeting: delete its mapping on the conditions of `delete_meeting_if_on` (still on
+        """Forget a meeting: delete its mapping on the conditions of `_delete_if_on` (still on
         `meeting.server_id`, held by `owner`, idle), then free its voice bridge unless told not to (the claim is
         deleted only while it still names this meeting). False, and nothing changed, when the mapping moved on."""
-        if not self.delete_meeting_if_on(meeting, meeting.server_id, owner=owner, idle=idle, now=now):
+        if not self._delete_if_on(meeting, meeting.server_id, owner=owner, idle=idle, now=now):
             return False
         if voice_bridge:
-            self.release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
+            self._release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
         return True
 
     def lock_meeting(
@@ -441,7 +441,7 @@ class DynamoStore:
         for item in MeetingItem.scan():
             yield _meeting(item)
 
-    def release_voice_bridge(self, voice_bridge: str, tenant_id: str, meeting_id: str) -> None:
+    def _release_voice_bridge(self, voice_bridge: str, tenant_id: str, meeting_id: str) -> None:
         if not voice_bridge:
             return
         try:

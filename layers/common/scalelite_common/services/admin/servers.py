@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from scalelite_common.domain.entities import Server, ServerState
 from scalelite_common.errors import AdminConflict, AdminError, AdminNotFound, ServerExists, ServerGone
 from scalelite_common.observability import logger
+from scalelite_common.presenters.admin_json import server_json
 from scalelite_common.services.admin.context import AdminContext
-from scalelite_common.services.admin.json import server_json
 from scalelite_common.services.admin.validation import (
     validate_id,
     validate_multiplier,
