@@ -1,10 +1,10 @@
-"""A Server rendered as the admin JSON (CONVENTIONS.md "Server JSON")."""
+"""Servers and meeting mappings rendered as the admin JSON (CONVENTIONS.md "Server JSON")."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from scalelite_common.domain.entities import Server
+from scalelite_common.domain.entities import Meeting, Server
 
 
 def server_json(server: Server) -> dict[str, Any]:
@@ -25,4 +25,17 @@ def server_json(server: Server) -> dict[str, Any]:
         "users": server.users,
         "largest_meeting": server.largest_meeting,
         "videos": server.videos,
+    }
+
+
+def mapping_json(meeting: Meeting, server: Server | None) -> dict[str, Any]:
+    """What the balancer knows of a meeting (the `meetings.list`/`meetings.info` entries before BBB's answer)."""
+    return {
+        "meeting_id": meeting.meeting_id,
+        "tenant_id": meeting.tenant_id,
+        "server_id": meeting.server_id,
+        "server_url": server.url if server else "",
+        "voice_bridge": meeting.voice_bridge,
+        "created_at": meeting.created_at,
+        "expires_at": meeting.expires_at,
     }

@@ -13,6 +13,7 @@ from scalelite_common.concurrency import fan_out
 from scalelite_common.config import DEFAULT_TENANT
 from scalelite_common.domain.entities import Meeting
 from scalelite_common.errors import AdminError, AdminNotFound, AdminUpstreamError, BBBError
+from scalelite_common.presenters.admin_json import mapping_json
 from scalelite_common.services.admin.context import AdminContext
 
 
@@ -53,17 +54,7 @@ def meetings_list(ctx: AdminContext, meeting_ids: list[str] | None = None) -> di
     out = []
     for meeting in mappings:
         server = servers.get(meeting.server_id)
-        entry: dict[str, Any] = {
-            "meeting_id": meeting.meeting_id,
-            "tenant_id": meeting.tenant_id,
-            "server_id": meeting.server_id,
-            "server_url": server.url if server else "",
-            "created_at": meeting.created_at,
-            "expires_at": meeting.expires_at,
-            "running": None,
-            "name": "",
-            "participants": None,
-        }
+        entry = mapping_json(meeting, server) | {"running": None, "name": "", "participants": None}
         answer = answers.get(meeting.server_id)
         if server is None:
             entry["error"] = "server no longer exists"
@@ -96,15 +87,7 @@ def meetings_info(ctx: AdminContext, meeting_id: str, tenant_id: str | None = No
     if meeting is None:
         raise AdminNotFound(f"No meeting found with id: {meeting_id}")
     server = ctx.store.get_server(meeting.server_id)
-    info: dict[str, Any] = {
-        "meeting_id": meeting.meeting_id,
-        "tenant_id": meeting.tenant_id,
-        "server_id": meeting.server_id,
-        "server_url": server.url if server else "",
-        "voice_bridge": meeting.voice_bridge,
-        "created_at": meeting.created_at,
-        "expires_at": meeting.expires_at,
-    }
+    info = mapping_json(meeting, server)
     if server is None:
         info.update(running=False, error="server no longer exists")
         return info
