@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from scalelite_common.domain.entities import CallbackData, Meeting, Server, ServerState
-from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone
+from scalelite_common.domain.entities import (
+    CallbackData,
+    Meeting,
+    Recording,
+    RecordingOrigin,
+    RecordingState,
+    Server,
+    ServerState,
+)
+from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone, StoreConflict
+from scalelite_common.services.ports import RecordingPage
 
 _SERVER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Server) if f.default is not dataclasses.MISSING}
 
@@ -27,6 +38,11 @@ class InMemoryStore:
         self.meetings: dict[str, Meeting] = {}
         self.voice_bridges: dict[str, tuple[str, int]] = {}  # number → (meeting key, expires_at)
         self.callbacks: dict[str, CallbackData] = {}
+        self.recordings: dict[str, Recording] = {}
+        self.counts: dict[str, dict[str, int]] = {}
+        self.origins: dict[str, RecordingOrigin] = {}
+        self.tokens: dict[str, int] = {}
+        self.pending: dict[tuple[str, str, str], int] = {}  # (server, record, key) → expires_at
 
     # ------------------------------------------------------------------ servers
     def list_servers(self) -> list[Server]:
@@ -238,3 +254,95 @@ class InMemoryStore:
             if data is None or (data.expires_at and data.expires_at < (now or time.time())):
                 return None
             return data
+
+    # --------------------------------------------------------------- recordings
+    @staticmethod
+    def _copy(recording: Recording) -> Recording:
+        return copy.deepcopy(recording)
+
+    def get_recording(self, record_id: str) -> Recording | None:
+        with self._lock:
+            found = self.recordings.get(record_id)
+            return self._copy(found) if found else None
+
+    def get_recordings(self, record_ids: Sequence[str]) -> list[Recording]:
+        with self._lock:
+            wanted = dict.fromkeys(record_ids)
+            return [self._copy(self.recordings[r]) for r in wanted if r in self.recordings]
+
+    def save_recording(self, recording: Recording, *, previous: Recording | None) -> Recording:
+        with self._lock:
+            stored = self.recordings.get(recording.record_id)
+            if (previous is None) != (stored is None) or (previous and stored and previous.version != stored.version):
+                raise StoreConflict(f"recording {recording.record_id} changed meanwhile")
+            saved = dataclasses.replace(self._copy(recording), version=(previous.version if previous else 0) + 1)
+            if previous is not None:
+                counts = self.counts.setdefault(previous.tenant_id, {})
+                counts[previous.state.value] = counts.get(previous.state.value, 0) - 1
+            counts = self.counts.setdefault(saved.tenant_id, {})
+            counts[saved.state.value] = counts.get(saved.state.value, 0) + 1
+            self.recordings[saved.record_id] = saved
+            return self._copy(saved)
+
+    @staticmethod
+    def _newest_first(recordings: list[Recording]) -> list[Recording]:
+        return sorted(recordings, key=lambda r: (r.start_time, r.record_id), reverse=True)
+
+    def meeting_recordings(self, tenant_id: str, meeting_id: str) -> list[Recording]:
+        with self._lock:
+            found = [r for r in self.recordings.values() if (r.tenant_id, r.meeting_id) == (tenant_id, meeting_id)]
+            return [self._copy(r) for r in self._newest_first(found)]
+
+    def recordings_with_prefix(self, tenant_id: str, prefix: str) -> list[Recording]:
+        with self._lock:
+            found = [r for r in self.recordings.values() if r.tenant_id == tenant_id and r.record_id.startswith(prefix)]
+            return [self._copy(r) for r in sorted(found, key=lambda r: r.record_id)]
+
+    def tenant_recordings(self, tenant_id: str, *, limit: int, cursor: str | None = None) -> RecordingPage:
+        with self._lock:
+            ordered = self._newest_first([r for r in self.recordings.values() if r.tenant_id == tenant_id])
+            start = int(json.loads(cursor)) if cursor else 0
+            items = [self._copy(r) for r in ordered[start : start + limit]]
+            more = start + limit < len(ordered)
+            return RecordingPage(items=items, cursor=json.dumps(start + limit) if more else None)
+
+    def recording_counts(self, tenant_id: str) -> dict[str, int]:
+        with self._lock:
+            counts = self.counts.get(tenant_id, {})
+            return {s.value: max(0, counts.get(s.value, 0)) for s in RecordingState}
+
+    # ------------------------------------------------------------------ uploads
+    def put_origin(self, origin: RecordingOrigin) -> None:
+        with self._lock:
+            self.origins[origin.internal_meeting_id] = origin
+
+    def get_origin(self, internal_meeting_id: str, *, now: float | None = None) -> RecordingOrigin | None:
+        with self._lock:
+            origin = self.origins.get(internal_meeting_id)
+            if origin is None or (origin.expires_at and origin.expires_at < (now or time.time())):
+                return None
+            return origin
+
+    def claim_token(self, jti: str, *, expires_at: int) -> bool:
+        with self._lock:
+            if jti in self.tokens:
+                return False
+            self.tokens[jti] = expires_at
+            return True
+
+    def add_pending_upload(self, server_id: str, record_id: str, key: str, *, expires_at: int) -> None:
+        with self._lock:
+            self.pending[(server_id, record_id, key)] = expires_at
+
+    def remove_pending_upload(self, server_id: str, record_id: str, key: str) -> None:
+        with self._lock:
+            self.pending.pop((server_id, record_id, key), None)
+
+    def pending_uploads(self, server_id: str, *, now: float | None = None) -> list[tuple[str, str]]:
+        moment = now or time.time()
+        with self._lock:
+            return sorted(
+                (record_id, key)
+                for (server, record_id, key), expires in self.pending.items()
+                if server == server_id and not (expires and expires < moment)
+            )

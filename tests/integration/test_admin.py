@@ -420,6 +420,7 @@ def test_handle_event_envelope(store: Any) -> None:
     assert ok["ok"] is True and ok["result"]["id"] == "x"
     bad = handler({"command": "servers.get", "args": {"id": "nope"}}, FakeLambdaContext())
     assert bad == {"ok": False, "error": "No server found with id: nope", "status": 404}
+    event: Any
     for event in ([], {"args": {}}, {"command": 3}, "servers.list"):
         reply = handler(event, FakeLambdaContext())
         assert reply["ok"] is False and reply["status"] == 400 and "command" in reply["error"]
@@ -442,7 +443,7 @@ def test_unexpected_errors_are_logged_not_leaked(
     assert reply["ok"] is False and reply["status"] == 500
     assert "secret detail" not in reply["error"] and "request id" in reply["error"]
     logged = [r for r in caplog.records if r.exc_info]  # in the function's log, with the traceback
-    assert logged and "secret detail" in str(logged[0].exc_info[1])
+    assert logged and logged[0].exc_info is not None and "secret detail" in str(logged[0].exc_info[1])
 
 
 @pytest.mark.parametrize("path", sorted(p.name for p in (EVENTS / "admin").glob("*.json")))

@@ -38,7 +38,8 @@ def cli() -> Callable[..., Result]:
         def invoke(payload: dict[str, Any]) -> dict[str, Any]:
             sent.append(payload)
             reply: dict[str, Any] = handler(json.loads(json.dumps(payload)), FakeLambdaContext())
-            return json.loads(json.dumps(reply))  # what crosses the wire is JSON
+            wire: dict[str, Any] = json.loads(json.dumps(reply))  # what crosses the wire is JSON
+            return wire
 
         out, err = io.StringIO(), io.StringIO()
         code = main(
@@ -117,6 +118,7 @@ def test_status_tells_servers_apart_and_why_they_are_offline(
 
 def test_servers_list_masks_secrets_unless_asked(cli: Callable[..., Result]) -> None:
     assert cli("servers", "add", URL, "s3cret-value", "--id", "bbb1").code == 0
+    argv: tuple[str, ...]
     for argv in (("servers", "list"), ("servers",), ("servers", "get", "bbb1")):
         out = cli(*argv).out
         assert "s3cret-value" not in out and "********" in out

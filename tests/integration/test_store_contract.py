@@ -3,14 +3,25 @@ tests over the fake mean what they say."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from scalelite_common.domain.entities import CallbackData, Meeting, Server, ServerState
-from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone
+from scalelite_common.domain.entities import (
+    CallbackData,
+    Meeting,
+    PlaybackFormat,
+    Recording,
+    RecordingOrigin,
+    RecordingState,
+    Server,
+    ServerState,
+    Thumbnail,
+)
+from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone, StoreConflict
 from tests.fakes.store import InMemoryStore
 
 
@@ -150,3 +161,84 @@ def test_callback_data_outlives_the_mapping_until_its_ttl(any_store: Any) -> Non
     assert any_store.get_callbacks("t", "m", now=now) == data
     assert any_store.get_callbacks("t", "m", now=now + 10) is None
     assert any_store.get_callbacks("t", "other") is None
+
+
+# ------------------------------------------------------------------------------------------------ recordings
+def _recording(record_id: str, meeting_id: str = "m", start: int = 1_000, **kw: Any) -> Recording:
+    fields: dict[str, Any] = {"tenant_id": "t", "name": "R", "start_time": start, "end_time": start + 60_000, **kw}
+    return Recording(record_id=record_id, meeting_id=meeting_id, **fields)
+
+
+def test_recordings_round_trip_with_their_formats(any_store: Any) -> None:
+    fmt = PlaybackFormat(
+        "presentation",
+        "/playback/presentation/2.3/r1",
+        3,
+        120,
+        99,
+        [Thumbnail("/presentation/r1/t.png", "1", "2", "a")],
+    )
+    recording = _recording(
+        "r1",
+        metadata={"gl-listed": "true", "empty": ""},
+        formats={"presentation": fmt},
+        participants=4,
+        metadata_updates={"x": None},
+        imported={"presentation": "abc"},
+    )
+    saved = any_store.save_recording(recording, previous=None)
+    assert saved.version == 1
+    loaded = any_store.get_recording("r1")
+    assert loaded == saved
+    assert any_store.get_recording("nope") is None
+    assert [r.record_id for r in any_store.get_recordings(["nope", "r1", "r1"])] == ["r1"]
+
+
+def test_saving_a_recording_is_optimistic_and_moves_the_counters(any_store: Any) -> None:
+    first = any_store.save_recording(_recording("r1"), previous=None)
+    with pytest.raises(StoreConflict):
+        any_store.save_recording(_recording("r1"), previous=None)  # exists already
+    assert any_store.recording_counts("t")["published"] == 1
+    unpublished = dataclasses.replace(first, state=RecordingState.UNPUBLISHED, published=False)
+    second = any_store.save_recording(unpublished, previous=first)
+    with pytest.raises(StoreConflict):
+        any_store.save_recording(unpublished, previous=first)  # a stale read loses
+    counts = any_store.recording_counts("t")
+    assert (counts["published"], counts["unpublished"], second.version) == (0, 1, 2)
+    assert any_store.recording_counts("other") == dict.fromkeys([s.value for s in RecordingState], 0)
+
+
+def test_recordings_by_meeting_prefix_and_tenant_pages(any_store: Any) -> None:
+    for i in range(7):
+        any_store.save_recording(
+            _recording(f"abc{i}", meeting_id="m" if i < 3 else "n", start=1_000 + i), previous=None
+        )
+    any_store.save_recording(_recording("abc9", tenant_id="other"), previous=None)
+    assert [r.record_id for r in any_store.meeting_recordings("t", "m")] == ["abc2", "abc1", "abc0"]
+    assert [r.record_id for r in any_store.recordings_with_prefix("t", "abc")] == [f"abc{i}" for i in range(7)]
+    assert any_store.recordings_with_prefix("t", "abd") == []
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = any_store.tenant_recordings("t", limit=3, cursor=cursor)
+        seen += [r.record_id for r in page.items]
+        pages += 1
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert seen == [f"abc{i}" for i in range(6, -1, -1)] and pages in (3, 4)
+
+
+def test_origins_tokens_and_pending_uploads(any_store: Any) -> None:
+    now = int(time.time())
+    origin = RecordingOrigin("int-1", "t", "m", "bbb1", created_at=now, expires_at=now + 60)
+    any_store.put_origin(origin)
+    assert any_store.get_origin("int-1") == origin
+    assert any_store.get_origin("int-1", now=now + 120) is None
+    assert any_store.get_origin("int-2") is None
+    assert any_store.claim_token("j1", expires_at=now + 600)
+    assert not any_store.claim_token("j1", expires_at=now + 600)
+    any_store.add_pending_upload("bbb1", "r1", "uploads/bbb1/r1/a.tar", expires_at=now + 60)
+    any_store.add_pending_upload("bbb1", "r2", "uploads/bbb1/r2/b.tar", expires_at=now - 1)
+    assert any_store.pending_uploads("bbb1") == [("r1", "uploads/bbb1/r1/a.tar")]
+    any_store.remove_pending_upload("bbb1", "r1", "uploads/bbb1/r1/a.tar")
+    assert any_store.pending_uploads("bbb1") == [] and any_store.pending_uploads("bbb2") == []

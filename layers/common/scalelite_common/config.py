@@ -41,6 +41,20 @@ def _list(env: Mapping[str, str], name: str, sep: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in env.get(name, "").split(sep) if part.strip())
 
 
+def _delays(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Comma-separated seconds, each within SQS's visibility limit (12 h)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        delays = tuple(int(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a comma list of seconds, got {raw!r}") from None
+    if not delays or any(d < 0 or d > 43_200 for d in delays):
+        raise ConfigError(f"{name}: each delay must be between 0 and 43200 seconds")
+    return delays
+
+
 def parse_param_list(raw: str) -> dict[str, str]:
     """Scalelite's `p1=v1,p2=v2` format; split on the first `=` of each item."""
     out: dict[str, str] = {}
@@ -89,6 +103,17 @@ class Settings:
     poll_interval: float = 60.0
     poller_threads: int = 64
     poller_wait_timeout: float = 10.0
+    # Recordings
+    recording_disabled: bool = False
+    recording_import_unpublished: bool = False
+    protected_recordings_enabled: bool = False
+    get_recordings_api_filtered: bool = False
+    recording_import_max_members: int = 50_000
+    recording_import_max_bytes: int = 10 * 1024**3
+    recording_origin_ttl: int = 7_776_000  # seconds a meeting's origin is kept for its uploads (90 days)
+    recording_upload_url_ttl: int = 3600  # seconds a presigned upload URL is valid
+    callback_retry_delays: tuple[int, ...] = (30, 120, 600, 1800, 3600)
+    callback_queue_url: str = ""
     # Admin JSON API (/scalelite/api), off by default
     admin_api_enabled: bool = False
     # AWS resources
@@ -96,6 +121,8 @@ class Settings:
     meetings_table: str = "MeetingsTable"
     voice_bridges_table: str = "VoiceBridgesTable"
     callbacks_table: str = "CallbacksTable"
+    recordings_table: str = "RecordingsTable"
+    uploads_table: str = "UploadsTable"
     spool_bucket: str = ""
     recordings_bucket: str = ""
     aws_region: str = "us-east-1"
@@ -153,10 +180,22 @@ class Settings:
             poller_threads=max(1, _num(env, "POLLER_THREADS", 64, int)),
             poller_wait_timeout=_num(env, "POLLER_WAIT_TIMEOUT", 10.0, float),
             admin_api_enabled=_bool(env, "ADMIN_API_ENABLED"),
+            recording_disabled=_bool(env, "RECORDING_DISABLED"),
+            recording_import_unpublished=_bool(env, "RECORDING_IMPORT_UNPUBLISHED"),
+            protected_recordings_enabled=_bool(env, "PROTECTED_RECORDINGS_ENABLED"),
+            get_recordings_api_filtered=_bool(env, "GET_RECORDINGS_API_FILTERED"),
+            recording_import_max_members=max(1, _num(env, "RECORDING_IMPORT_MAX_MEMBERS", 50_000, int)),
+            recording_import_max_bytes=max(1, _num(env, "RECORDING_IMPORT_MAX_BYTES", 10 * 1024**3, int)),
+            recording_origin_ttl=max(3600, _num(env, "RECORDING_ORIGIN_TTL", 7_776_000, int)),
+            recording_upload_url_ttl=min(max(60, _num(env, "RECORDING_UPLOAD_URL_TTL", 3600, int)), 604_800),
+            callback_retry_delays=_delays(env, "CALLBACK_RETRY_DELAYS", (30, 120, 600, 1800, 3600)),
+            callback_queue_url=env.get("CALLBACK_QUEUE_URL", ""),
             servers_table=env.get("SERVERS_TABLE", "ServersTable"),
             meetings_table=env.get("MEETINGS_TABLE", "MeetingsTable"),
             voice_bridges_table=env.get("VOICE_BRIDGES_TABLE", "VoiceBridgesTable"),
             callbacks_table=env.get("CALLBACKS_TABLE", "CallbacksTable"),
+            recordings_table=env.get("RECORDINGS_TABLE", "RecordingsTable"),
+            uploads_table=env.get("UPLOADS_TABLE", "UploadsTable"),
             spool_bucket=env.get("SPOOL_BUCKET", ""),
             recordings_bucket=env.get("RECORDINGS_BUCKET", ""),
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",

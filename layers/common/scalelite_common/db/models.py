@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    JSONAttribute,
     NumberAttribute,
     UnicodeAttribute,
 )
@@ -90,7 +91,101 @@ class CallbackItem(Model):
     expires_at = NumberAttribute(default=0)
 
 
-ALL_MODELS: tuple[type[Model], ...] = (ServerItem, MeetingItem, VoiceBridgeItem, CallbackItem)
+class MeetingRecordingsIndex(GlobalSecondaryIndex["RecordingItem"]):
+    class Meta:
+        index_name = "meeting-index"
+        projection = AllProjection()
+
+    tenant_meeting = UnicodeAttribute(hash_key=True)
+    start_time = NumberAttribute(range_key=True)
+
+
+class TenantListingIndex(GlobalSecondaryIndex["RecordingItem"]):
+    class Meta:
+        index_name = "tenant-index"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    listing_key = UnicodeAttribute(range_key=True)
+
+
+class TenantRecordIndex(GlobalSecondaryIndex["RecordingItem"]):
+    class Meta:
+        index_name = "tenant-record-index"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    record_id = UnicodeAttribute(range_key=True)
+
+
+class RecordingItem(Model):
+    """One recording. Index attributes are plain; the nested parts (formats, metadata, what the API changed) are
+    JSON documents, read and written whole with the item."""
+
+    class Meta:
+        table_name = "RecordingsTable"
+        region = "us-east-1"
+
+    record_id = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(null=True)  # absent on counter items, so they stay out of the indexes
+    tenant_meeting = UnicodeAttribute(null=True)  # "<tenant_id>#<meetingID>"
+    listing_key = UnicodeAttribute(null=True)  # "<start_time, 15 digits>#<record_id>": newest first, stable
+    start_time = NumberAttribute(null=True)
+    meeting_id = UnicodeAttribute(null=True)
+    state = UnicodeAttribute(null=True)
+    published = BooleanAttribute(null=True)
+    doc = JSONAttribute(null=True)  # every other Recording field
+    version = NumberAttribute(default=0)
+    meeting_index = MeetingRecordingsIndex()
+    tenant_index = TenantListingIndex()
+    tenant_record_index = TenantRecordIndex()
+
+
+class RecordingCountsItem(Model):
+    """Per tenant, how many recordings are in each state (getRecordings' totalElements without a count query).
+    Lives in RecordingsTable under the key `#counts#<tenant_id>` (a recordID never starts with `#`)."""
+
+    class Meta:
+        table_name = "RecordingsTable"
+        region = "us-east-1"
+
+    record_id = UnicodeAttribute(hash_key=True)
+    processing = NumberAttribute(default=0)
+    processed = NumberAttribute(default=0)
+    published = NumberAttribute(default=0)
+    unpublished = NumberAttribute(default=0)
+    deleted = NumberAttribute(default=0)
+
+
+class UploadItem(Model):
+    """UploadsTable: short-lived upload bookkeeping, each kind under its own key prefix, all with a TTL:
+    `origin#<internal meeting id>` (where a meeting ran, written at create), `jti#<token id>` (a used upload
+    token: replay guard), `pending#<server id>` / `<record id>#<spool key>` (an upload URL handed out and not
+    imported yet)."""
+
+    class Meta:
+        table_name = "UploadsTable"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute(null=True)
+    meeting_id = UnicodeAttribute(null=True)
+    server_id = UnicodeAttribute(null=True)
+    record_id = UnicodeAttribute(null=True)
+    created_at = NumberAttribute(default=0)
+    expires_at = NumberAttribute(default=0)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    ServerItem,
+    MeetingItem,
+    VoiceBridgeItem,
+    CallbackItem,
+    RecordingItem,
+    RecordingCountsItem,
+    UploadItem,
+)
 
 
 def bind(
@@ -99,6 +194,8 @@ def bind(
     meetings_table: str,
     voice_bridges_table: str,
     callbacks_table: str,
+    recordings_table: str,
+    uploads_table: str,
     region: str,
     host: str | None,
     max_pool_connections: int = 10,
@@ -111,6 +208,9 @@ def bind(
         (MeetingItem, meetings_table),
         (VoiceBridgeItem, voice_bridges_table),
         (CallbackItem, callbacks_table),
+        (RecordingItem, recordings_table),
+        (RecordingCountsItem, recordings_table),
+        (UploadItem, uploads_table),
     ):
         model.Meta.table_name = name
         model.Meta.region = region
@@ -123,6 +223,6 @@ def bind(
 def create_tables(wait: bool = False) -> None:
     """Create the bound tables from the models (moto tests, benches). The local stack creates them from
     template.yaml instead."""
-    for model in ALL_MODELS:
+    for model in ALL_MODELS:  # a model sharing a table created before it finds it existing
         if not model.exists():
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=wait)

@@ -13,6 +13,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from scalelite_common.db.models import CallbackItem, MeetingItem, ServerItem, VoiceBridgeItem, bind
+from scalelite_common.db.recordings import RecordingsMixin
 from scalelite_common.domain.entities import CallbackData, Meeting, Server, ServerState
 from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone, StoreConflict
 from scalelite_common.observability import logger
@@ -147,7 +148,7 @@ def _callback_item(data: CallbackData) -> CallbackItem:
     )
 
 
-class DynamoStore:
+class DynamoStore(RecordingsMixin):
     def __init__(self, settings: Settings) -> None:
         pool = max(10, settings.poller_threads)  # botocore's default is 10
         bind(
@@ -155,6 +156,8 @@ class DynamoStore:
             meetings_table=settings.meetings_table,
             voice_bridges_table=settings.voice_bridges_table,
             callbacks_table=settings.callbacks_table,
+            recordings_table=settings.recordings_table,
+            uploads_table=settings.uploads_table,
             region=settings.aws_region,
             host=settings.aws_endpoint_url,
             max_pool_connections=pool,

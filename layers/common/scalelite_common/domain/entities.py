@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -85,3 +85,82 @@ class CallbackData:
 
     def __bool__(self) -> bool:
         return bool(self.recording_ready_url or self.analytics_callback_url)
+
+
+class RecordingState(StrEnum):
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    PUBLISHED = "published"
+    UNPUBLISHED = "unpublished"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A preview image of a playback format. `url` is host-less (path and query), as Scalelite stores it."""
+
+    url: str
+    width: str = ""
+    height: str = ""
+    alt: str = ""
+
+
+@dataclass
+class PlaybackFormat:
+    """One published format of a recording (`presentation`, `video`, …), from that format's metadata.xml."""
+
+    format: str
+    url: str  # host-less playback path (+ query); getRecordings prefixes the request's scheme and host
+    length: int = 0  # minutes (duration ms / 60000, rounded, as Scalelite)
+    processing_time: int | None = None  # ms
+    size: int | None = None  # bytes of the published format
+    thumbnails: list[Thumbnail] = field(default_factory=list)
+
+
+@dataclass
+class Recording:
+    """A recording as the balancer stores it: merged from each format's metadata.xml, plus what was changed
+    through the API (which a re-import keeps: see `services/recordings.py`)."""
+
+    record_id: str  # = the internal meeting id BBB gave the meeting (segmented: `<sha1>-<ts>-<ts>`)
+    tenant_id: str
+    meeting_id: str  # external (the LMS's) meetingID
+    name: str = ""
+    state: RecordingState = RecordingState.PUBLISHED
+    published: bool = True
+    protected: bool = False
+    start_time: int = 0  # epoch ms
+    end_time: int = 0  # epoch ms
+    participants: int | None = None
+    raw_size: int | None = None
+    is_breakout: bool = False
+    internal_meeting_id: str = ""  # from `<meeting id=…>`; "" when metadata.xml has no <meeting>
+    metadata: dict[str, str] = field(default_factory=dict)  # every `<meta>` child but meetingId/meetingName/isBreakout
+    formats: dict[str, PlaybackFormat] = field(default_factory=dict)
+    # What the API changed, so a re-import keeps it:
+    publish_updated: bool = False  # published/state set by publishRecordings
+    protect_updated: bool = False  # protected set by updateRecordings `protect`
+    metadata_updates: dict[str, str | None] = field(default_factory=dict)  # updateRecordings edits (None: removed)
+    imported: dict[str, str] = field(default_factory=dict)  # format → fingerprint of the archive it came from
+    server_id: str = ""  # the BBB server it was uploaded from
+    ready_notified: bool = False  # the recording-ready callback was queued (once per recording)
+    updated_at: int = 0  # epoch seconds
+    version: int = 0  # optimistic lock: every stored change increments it
+
+    @property
+    def counted_state(self) -> str:
+        """The state the per-tenant counters count it under."""
+        return self.state.value
+
+
+@dataclass(frozen=True)
+class RecordingOrigin:
+    """Where a meeting instance ran: kept at create, keyed by the internal meeting id BBB returned (= the
+    recordID of its recordings), so an upload is accepted only from that server and the tenant comes from here."""
+
+    internal_meeting_id: str
+    tenant_id: str
+    meeting_id: str
+    server_id: str
+    created_at: int = 0
+    expires_at: int = 0  # epoch seconds (DynamoDB TTL)

@@ -9,10 +9,11 @@ runs the same checks against the fake and DynamoDB (moto), so the fake cannot dr
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol
 
 from scalelite_common.bbb.client import BBBResponse, Target
-from scalelite_common.domain.entities import CallbackData, Meeting, Server
+from scalelite_common.domain.entities import CallbackData, Meeting, Recording, RecordingOrigin, Server
 from scalelite_common.domain.load import MeetingSample
 
 
@@ -89,8 +90,110 @@ class CallbackRepository(Protocol):
     def get_callbacks(self, tenant_id: str, meeting_id: str, *, now: float | None = None) -> CallbackData | None: ...
 
 
-class Store(ServerRepository, MeetingRepository, CallbackRepository, Protocol):
+@dataclass(frozen=True)
+class RecordingPage:
+    items: list[Recording]
+    cursor: str | None = None  # where the next page starts; None: no more
+
+
+class RecordingRepository(Protocol):
+    def get_recording(self, record_id: str) -> Recording | None: ...
+    def get_recordings(self, record_ids: Sequence[str]) -> list[Recording]:
+        """The stored ones among `record_ids`, in that order (one BatchGet per 100)."""
+
+    def save_recording(self, recording: Recording, *, previous: Recording | None) -> Recording:
+        """Store `recording` (its version one past `previous`'s) and move the tenant's state counters with it, in
+        one transaction; raises StoreConflict when the stored item is no longer `previous` (a concurrent change)."""
+
+    def meeting_recordings(self, tenant_id: str, meeting_id: str) -> list[Recording]:
+        """Every recording of one meetingID, newest first (one Query)."""
+
+    def recordings_with_prefix(self, tenant_id: str, prefix: str) -> list[Recording]:
+        """The tenant's recordings whose recordID starts with `prefix` (one Query per 1 MB)."""
+
+    def tenant_recordings(self, tenant_id: str, *, limit: int, cursor: str | None = None) -> RecordingPage:
+        """The tenant's recordings newest first, about `limit` per page (a Query; no Scan)."""
+
+    def recording_counts(self, tenant_id: str) -> dict[str, int]:
+        """How many of the tenant's recordings are in each state (one GetItem)."""
+
+
+class UploadRepository(Protocol):
+    def put_origin(self, origin: RecordingOrigin) -> None: ...
+    def get_origin(self, internal_meeting_id: str, *, now: float | None = None) -> RecordingOrigin | None: ...
+    def claim_token(self, jti: str, *, expires_at: int) -> bool:
+        """Record a used upload token; False when it was used before (a replay)."""
+
+    def add_pending_upload(self, server_id: str, record_id: str, key: str, *, expires_at: int) -> None: ...
+    def remove_pending_upload(self, server_id: str, record_id: str, key: str) -> None: ...
+    def pending_uploads(self, server_id: str, *, now: float | None = None) -> list[tuple[str, str]]:
+        """(record_id, spool key) of the upload URLs handed to `server_id` and not imported yet."""
+
+
+class Store(ServerRepository, MeetingRepository, CallbackRepository, RecordingRepository, UploadRepository, Protocol):
     """All repositories: what the composition root hands to every service."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int = 0
+    etag: str = ""
+    last_modified: float = 0.0  # epoch seconds
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PresignedUpload:
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires: int  # epoch seconds
+
+
+class ObjectStore(Protocol):
+    """S3 (buckets by name). Bodies are streamed both ways: nothing holds a whole object in memory."""
+
+    def open(self, bucket: str, key: str, *, etag: str | None = None) -> IO[bytes]:
+        """A streaming body; with `etag`, only that version (raises ObjectChanged otherwise)."""
+
+    def head(self, bucket: str, key: str) -> StoredObject | None: ...
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        body: IO[bytes],
+        *,
+        content_type: str,
+        content_disposition: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None: ...
+    def list(self, bucket: str, prefix: str) -> Iterator[StoredObject]:
+        """Every object under `prefix`, all pages."""
+
+    def delete(self, bucket: str, keys: Sequence[str]) -> None:
+        """Delete `keys` (any number: batched 1,000 per request)."""
+
+    def copy(self, bucket: str, source: str, target: str, *, metadata: Mapping[str, str] | None = None) -> None:
+        """Server-side copy (large objects in parts); `metadata` replaces the source's."""
+
+    def presign_put(self, bucket: str, key: str, *, expires_in: int, content_type: str) -> PresignedUpload: ...
+
+
+@dataclass(frozen=True)
+class RecordingReady:
+    """A recording-ready callback to deliver: POST `signed_parameters` to `url` (see services/callbacks.py)."""
+
+    url: str
+    tenant_id: str
+    meeting_id: str
+    record_id: str
+
+
+class Notifier(Protocol):
+    """The durable outbound queue of callbacks to LMSs (SQS in AWS)."""
+
+    def recording_ready(self, callback: RecordingReady) -> None: ...
 
 
 class BBBGateway(Protocol):
