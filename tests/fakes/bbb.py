@@ -4,7 +4,9 @@ real client raises them), and a server set `down` raises BBBTransportError."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ class FakeMeeting:
     meeting_id: str
     moderator_pw: str
     voice_bridge: str = ""
+    internal_id: str = ""
     participants: int = 0
     metadata: dict[str, str] = field(default_factory=dict)
 
@@ -79,9 +82,16 @@ class FakeBBB:
         if call == "create":
             if meeting is None:
                 meta = {k[5:]: v for k, v in p.items() if k.startswith("meta_")}
-                meeting = FakeMeeting(p["meetingID"], p.get("moderatorPW", ""), p.get("voiceBridge", ""), metadata=meta)
+                internal = f"{hashlib.sha1(p['meetingID'].encode()).hexdigest()}-{int(time.time() * 1000)}"
+                meeting = FakeMeeting(
+                    p["meetingID"], p.get("moderatorPW", ""), p.get("voiceBridge", ""), internal, metadata=meta
+                )
                 server.meetings[meeting.meeting_id] = meeting
-            fields = [("meetingID", meeting.meeting_id), ("moderatorPW", meeting.moderator_pw)]
+            fields = [
+                ("meetingID", meeting.meeting_id),
+                ("internalMeetingID", meeting.internal_id),
+                ("moderatorPW", meeting.moderator_pw),
+            ]
             fields.append(("voiceBridge", meeting.voice_bridge))
             return xml.response("SUCCESS", fields)
         if call == "getMeetings":

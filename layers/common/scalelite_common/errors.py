@@ -123,3 +123,7 @@ class PlacementConflict(StoreConflict):
     def __init__(self, reasons: set[str]) -> None:
         self.reasons = reasons
         super().__init__(", ".join(sorted(reasons)))
+
+
+class ObjectChanged(Exception):
+    """An object was replaced while it was being read (its ETag no longer matches)."""

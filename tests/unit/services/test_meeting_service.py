@@ -143,3 +143,14 @@ def test_get_meetings_merges_servers_skips_unreachable_ones_and_filters_by_tenan
     entries = service.get_meetings(ctx)
     assert [e.findtext("meetingID") for e in entries] == ["m1"]
     assert {c[0] for c in bbb.calls if c[1] == "getMeetings"} == {a.url, b.url, down.url}
+
+
+def test_create_keeps_the_meeting_instances_origin_for_its_recordings(
+    service: MeetingService, store: InMemoryStore, bbb: FakeBBB, ctx: RequestContext
+) -> None:
+    server = add_server(store, "a")
+    create(service, ctx, "m1")
+    internal = bbb.server(server.url).meetings["m1"].internal_id
+    origin = store.get_origin(internal)
+    assert origin is not None and (origin.server_id, origin.tenant_id, origin.meeting_id) == ("a", "default", "m1")
+    assert origin.expires_at - origin.created_at == ctx.settings.recording_origin_ttl

@@ -26,7 +26,7 @@ from scalelite_common.bbb.client import BBBResponse, BBBTransportError, Target
 from scalelite_common.concurrency import fan_out
 from scalelite_common.config import Settings
 from scalelite_common.domain.balancing import TagRequest, candidates
-from scalelite_common.domain.entities import CallbackData, Meeting, Server, ServerState
+from scalelite_common.domain.entities import CallbackData, Meeting, RecordingOrigin, Server, ServerState
 from scalelite_common.errors import (
     BBBError,
     InternalError,
@@ -374,7 +374,30 @@ class MeetingService:
 
     def _forward_create(self, req: CreateRequest, meeting: Meeting, server: Server, *, new: bool) -> BBBResponse:
         forwarded = list(self._create_params(req, meeting, server, new=new).items())
-        return self.client.call(_target(server), "create", forwarded, body=req.xml_body)
+        reply = self.client.call(_target(server), "create", forwarded, body=req.xml_body)
+        self._keep_origin(req.ctx, meeting.meeting_id, server, reply)
+        return reply
+
+    def _keep_origin(self, ctx: RequestContext, meeting_id: str, server: Server, reply: BBBResponse) -> None:
+        """Remember where this meeting instance runs (keyed by BBB's internal meeting id, its recordings' id), so
+        its recordings are accepted from that server only, with this tenant. One PutItem; a failure is logged, not
+        the LMS's problem (the meeting exists on BBB)."""
+        internal = xml.text(reply.root, "internalMeetingID")
+        if not internal:
+            return
+        now = int(time.time())
+        origin = RecordingOrigin(
+            internal_meeting_id=internal,
+            tenant_id=ctx.tenant_id,
+            meeting_id=meeting_id,
+            server_id=server.id,
+            created_at=now,
+            expires_at=now + ctx.settings.recording_origin_ttl,
+        )
+        try:
+            self.store.put_origin(origin)
+        except Exception:
+            logger.exception("could not store the meeting's origin; its recordings will be refused", server=server.id)
 
     # ------------------------------------------------------------------- join
     def join(self, ctx: RequestContext, params: P.Params) -> Redirect:

@@ -1,0 +1,113 @@
+"""S3 behind the ObjectStore port: bodies streamed both ways, listings and deletes across every page."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, cast
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from scalelite_common.errors import ObjectChanged
+from scalelite_common.services.ports import PresignedUpload, StoredObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+# Parts of 16 MiB, 4 at a time: at most ~64 MiB of a member in flight, whatever its size.
+TRANSFER = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4)
+DELETE_BATCH = 1000  # DeleteObjects' limit
+
+
+class S3ObjectStore:
+    def __init__(self, *, region: str, endpoint_url: str | None = None) -> None:
+        self._client: S3Client = boto3.client(
+            "s3",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4"),
+        )
+
+    def open(self, bucket: str, key: str, *, etag: str | None = None) -> IO[bytes]:
+        args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if etag:
+            args["IfMatch"] = etag
+        try:
+            body = cast(IO[bytes], self._client.get_object(**args)["Body"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                raise ObjectChanged(key) from exc
+            raise
+        return body
+
+    def head(self, bucket: str, key: str) -> StoredObject | None:
+        try:
+            head = self._client.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return StoredObject(
+            key=key,
+            size=int(head.get("ContentLength", 0)),
+            etag=str(head.get("ETag", "")),
+            last_modified=head["LastModified"].timestamp() if "LastModified" in head else time.time(),
+            metadata=dict(head.get("Metadata", {})),
+        )
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        body: IO[bytes],
+        *,
+        content_type: str,
+        content_disposition: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {"ContentType": content_type}
+        if content_disposition:
+            extra["ContentDisposition"] = content_disposition
+        if metadata:
+            extra["Metadata"] = dict(metadata)
+        self._client.upload_fileobj(body, bucket, key, ExtraArgs=extra, Config=TRANSFER)
+
+    def list(self, bucket: str, prefix: str) -> Iterator[StoredObject]:
+        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield StoredObject(
+                    key=obj["Key"],
+                    size=int(obj.get("Size", 0)),
+                    etag=str(obj.get("ETag", "")),
+                    last_modified=obj["LastModified"].timestamp() if "LastModified" in obj else 0.0,
+                )
+
+    def delete(self, bucket: str, keys: Sequence[str]) -> None:
+        keys = list(dict.fromkeys(keys))
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch: list[ObjectIdentifierTypeDef] = [{"Key": key} for key in keys[start : start + DELETE_BATCH]]
+            answer = self._client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            errors = answer.get("Errors", [])
+            if errors:
+                raise RuntimeError(f"S3 refused to delete {len(errors)} object(s), e.g. {errors[0].get('Key')}")
+
+    def copy(self, bucket: str, source: str, target: str, *, metadata: Mapping[str, str] | None = None) -> None:
+        extra: dict[str, Any] = {}
+        if metadata is not None:  # REPLACE drops the content type too: keep the source's
+            source_type = self._client.head_object(Bucket=bucket, Key=source).get("ContentType")
+            extra = {"Metadata": dict(metadata), "MetadataDirective": "REPLACE"}
+            if source_type:
+                extra["ContentType"] = source_type
+        self._client.copy({"Bucket": bucket, "Key": source}, bucket, target, ExtraArgs=extra, Config=TRANSFER)
+
+    def presign_put(self, bucket: str, key: str, *, expires_in: int, content_type: str) -> PresignedUpload:
+        url = self._client.generate_presigned_url(
+            "put_object", Params={"Bucket": bucket, "Key": key, "ContentType": content_type}, ExpiresIn=expires_in
+        )
+        return PresignedUpload(
+            url=url, method="PUT", headers={"Content-Type": content_type}, expires=int(time.time()) + expires_in
+        )
