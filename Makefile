@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
-.PHONY: help shell deploy install venv sam-venv run test test-unit test-integration test-e2e lint format validate build bench deps deps-check clean
+.PHONY: help shell deploy install venv sam-venv run test test-unit test-integration test-e2e lint format validate build bench deps lock deps-check clean
 
 install: venv sam-venv ## idempotent set-up of both venvs
 
@@ -46,7 +46,7 @@ format: venv ## ruff format + fixes
 validate: sam-venv ## cfn-lint, sam validate, offline SAM→CloudFormation translation + lint (cycle check)
 	@$(SAMVENV)/bin/python scripts/sam_checks.py
 
-build: sam-venv ## sam build with the Lambda runtime's Python on PATH
+build: sam-venv deps-check ## sam build with the Lambda runtime's Python on PATH (layer deps from the lock)
 	@scripts/sam-build.sh
 
 deploy: build ## sam deploy --guided (prompts; the LB secret is asked hidden, never saved)
@@ -58,10 +58,15 @@ shell: venv ## a shell with .venv activated (scalelite, bbbctl, scalelite-local 
 bench: venv ## benchmarks print their figures (targets in the output)
 	@$(PY) -m bench
 
-deps: ## regenerate layers/common/requirements.txt from pyproject.toml
-	@python3 scripts/deps.py
+# uv (pinned in scripts/uv.sh) installs itself into .venv-uv on first use.
+# `make deps UPGRADE=boto3` upgrades one locked package, `make deps UPGRADE=all` all of them.
+UPGRADE ?=
+deps: ## re-lock uv.lock from pyproject.toml and export layers/common/requirements.txt (UPGRADE=pkg|all)
+	@python3 scripts/deps.py $(if $(filter all,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p)))
 
-deps-check: ## layer requirements match pyproject
+lock: deps ## alias of deps
+
+deps-check: ## uv.lock matches pyproject.toml and layers/common/requirements.txt matches uv.lock (offline)
 	@python3 scripts/deps.py --check
 
 clean: ## remove build and tool caches
