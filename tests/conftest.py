@@ -24,10 +24,14 @@ os.environ.update(
         "POWERTOOLS_DEV": "false",
         "CONNECT_TIMEOUT": "1",
         "RESPONSE_TIMEOUT": "2",
+        "SPOOL_BUCKET": "test-spool",
+        "RECORDINGS_BUCKET": "test-recordings",
     }
 )
 for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LOADBALANCER_SECRET_ARN", "LOADBALANCER_SECRETS"):
     os.environ.pop(_name, None)
+
+from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402 - only once the test env is set
 
 
 def reset_caches() -> None:
@@ -47,6 +51,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 @pytest.fixture
 def aws() -> Iterator[None]:
     """In-process moto with our tables created from the PynamoDB models."""
+    import boto3
     from moto import mock_aws
 
     from scalelite_local.aws import serialize_moto
@@ -59,6 +64,9 @@ def aws() -> Iterator[None]:
 
         wiring.store()  # binds the models to the tables
         create_tables()
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for bucket in ("test-spool", "test-recordings"):
+            s3.create_bucket(Bucket=bucket)
         yield
     reset_caches()
 
@@ -70,7 +78,10 @@ def store(aws: None) -> Any:
     return wiring.store()
 
 
-class FakeLambdaContext:
+class FakeLambdaContext(LambdaContext):
+    """A Lambda context for calling handlers in-process. Subclasses Powertools' LambdaContext (what
+    `event_source` handlers are typed to take) and has every member of Mangum's LambdaContext protocol."""
+
     function_name = "ApiFunction"
     function_version = "$LATEST"
     memory_limit_in_mb = 1024
@@ -78,11 +89,15 @@ class FakeLambdaContext:
     aws_request_id = "00000000-0000-0000-0000-000000000000"
     log_group_name = "/aws/lambda/ApiFunction"
     log_stream_name = "local"
+    # Any: Powertools types these as its own classes, Mangum as `... | None` protocols; a fake has neither.
+    identity: Any = None
+    client_context: Any = None
 
     def __init__(self, remaining_ms: int = 30_000) -> None:
         self._remaining_ms = remaining_ms
 
-    def get_remaining_time_in_millis(self) -> int:
+    # Powertools' stand-in types this a staticmethod returning 0; a real context's is bound, as here.
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]
         return self._remaining_ms
 
 

@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from scalelite_cli import importing
 from scalelite_cli.errors import CLIError, CommandFailed
-from scalelite_cli.render import _secret, render_changes, render_mapping, render_meetings, render_servers, render_status
+from scalelite_cli.render import (
+    _secret,
+    render_changes,
+    render_mapping,
+    render_meetings,
+    render_recordings,
+    render_servers,
+    render_status,
+    table,
+)
 from scalelite_cli.transport import Invoker
 
 
@@ -172,6 +183,88 @@ class Runner:
         lines += [f"WARNING: Could not end meeting id={mid}: {err}" for mid, err in result["errors"].items()]
         lines += [f"Not found: {mid}" for mid in result.get("not_found", [])]
         self.out("\n".join([*lines, "OK"]), result)
+
+    # ---------------------------------------------------------------- recordings
+    def recordings_list(self) -> None:
+        a = self.args
+        result = self.call("recordings.list", meeting_id=a.meeting_id, state=a.state)
+        self.out(render_recordings(result["recordings"]), result)
+
+    def recordings_info(self) -> None:
+        result = self.call("recordings.info", record_id=self.args.record_id)
+        self.out(render_mapping(result), result)
+
+    def _publish(self, publish: bool) -> None:
+        result = self.call("recordings.publish", record_ids=self.args.record_ids, publish=publish)
+        verb = "Published" if publish else "Unpublished"
+        lines = [f"{verb} {r['record_id']}" for r in result["recordings"]]
+        lines += [f"Not found: {rid}" for rid in result["not_found"]]
+        self.out("\n".join(lines or ["Nothing changed"]), result)
+        if result["not_found"]:
+            raise CommandFailed("some recordings were not found", 404)
+
+    def recordings_publish(self) -> None:
+        self._publish(True)
+
+    def recordings_unpublish(self) -> None:
+        self._publish(False)
+
+    def recordings_delete(self) -> None:
+        ids = self.args.record_ids
+        self.confirm(f"Delete recording(s) {', '.join(ids)} and all their files?")
+        result = self.call("recordings.delete", record_ids=ids)
+        lines = [f"Deleted {r['record_id']}" for r in result["recordings"]]
+        lines += [f"Not found: {rid}" for rid in result["not_found"]]
+        self.out("\n".join(lines or ["Nothing deleted"]), result)
+        if result["not_found"]:
+            raise CommandFailed("some recordings were not found", 404)
+
+    def recordings_failed(self) -> None:
+        result = self.call("recordings.failed")
+        rows = [[f["key"], f["reason"]] for f in result["failed"]]
+        self.out(table(["KEY", "REASON"], rows) if rows else "No rejected uploads", result)
+
+    def recordings_check(self) -> None:
+        result = self.call("recordings.check")
+        lines = [
+            f"files without a recording: {o['prefix']} ({o['files']} files)" for o in result["files_without_recording"]
+        ]
+        lines += [
+            f"recording without files: {m['record_id']} {m['format']} (expected under {m['prefix']}/)"
+            for m in result["recordings_without_files"]
+        ]
+        self.out("\n".join(lines or ["OK: S3 and DynamoDB agree"]), result)
+        if not result["ok"]:
+            raise CommandFailed("S3 and DynamoDB disagree", 409)
+
+    def recordings_import(self) -> None:
+        sources = importing.discover(self.args.paths)
+        uploaded = []
+        with tempfile.TemporaryDirectory(prefix="scalelite-import-") as workdir:
+            for source in sources:
+                archive = importing.pack(source, workdir)
+                grant = self.call("recordings.upload_url", name=archive.name)
+                show = importing.progress_bar(self.io.stderr, source.label) if self.io.interactive else _quiet
+                importing.upload(grant["url"], grant["headers"], archive, show)
+                uploaded.append(
+                    {
+                        "path": source.label,
+                        "record_id": source.record_id,
+                        "key": grant["key"],
+                        "size": archive.stat().st_size,
+                    }
+                )
+                if archive.parent == Path(workdir):
+                    archive.unlink()
+        human = "\n".join(f"Uploaded {u['path']} → {u['key']}" for u in uploaded)
+        self.out(
+            human + "\nThe importer takes them from the spool; see `scalelite recordings failed` for rejections.",
+            {"uploaded": uploaded},
+        )
+
+
+def _quiet(sent: int, total: int) -> None:
+    """No progress bar without a terminal."""
 
 
 def _either[T](option: T | None, positional: T | None, what: str) -> T | None:

@@ -126,4 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     add(m, "list", "meetings_list", "list meetings and their servers").add_argument("meeting_ids", nargs="*")
     add(m, "info", "meetings_info", "details of one meeting").add_argument("meeting_id")
     add(m, "end", "meetings_end", "end meetings (all if none given)").add_argument("meeting_ids", nargs="*")
+
+    recordings = commands.add_parser(
+        "recordings", help="list, publish, delete or import recordings", parents=[sub_common]
+    )
+    recordings.set_defaults(handler="recordings_list", meeting_id=None, state=None)
+    r = recordings.add_subparsers(dest="recordings_command", required=False, metavar="ACTION", parser_class=_Parser)
+    p = add(r, "list", "recordings_list", "list recordings, newest first")
+    p.add_argument("--meeting-id", help="only this meeting's recordings")
+    p.add_argument("--state", help="comma list of states, or any (default: published,unpublished)")
+    add(r, "info", "recordings_info", "details of one recording").add_argument("record_id")
+    add(r, "publish", "recordings_publish", "publish recordings").add_argument("record_ids", nargs="+")
+    add(r, "unpublish", "recordings_unpublish", "unpublish recordings").add_argument("record_ids", nargs="+")
+    add(r, "delete", "recordings_delete", "delete recordings and their files").add_argument("record_ids", nargs="+")
+    p = add(r, "import", "recordings_import", "upload recordings from disk to the importer")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="archive, <format>/<recordID>/ trees, or their parent")
+    add(r, "failed", "recordings_failed", "uploads the importer rejected, with the reason")
+    add(r, "check", "recordings_check", "compare S3 and DynamoDB: files without a recording and the reverse")
     return parser

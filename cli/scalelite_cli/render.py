@@ -83,6 +83,7 @@ def render_status(servers: list[dict[str, Any]]) -> str:
             _load(s["load"]),
             s["bbb_version"],
             s["tag"],
+            s.get("pending_uploads", 0),
         ]
         for s, host in zip(servers, _hosts(servers), strict=True)
     ]
@@ -98,6 +99,7 @@ def render_status(servers: list[dict[str, Any]]) -> str:
         "LOAD",
         "BBB VERSION",
         "TAG",
+        "UPLOADS PENDING",
     ]
     return table(headers, rows)
 
@@ -140,3 +142,20 @@ def render_meetings(meetings: list[dict[str, Any]]) -> str:
         for m in meetings
     ]
     return table(["MEETING ID", "SERVER ID", "SERVER URL", "NAME", "USERS", "RUNNING", "ERROR"], rows)
+
+
+def render_recordings(recordings: list[dict[str, Any]]) -> str:
+    if not recordings:
+        return "No recordings"
+    rows = [
+        [
+            r["record_id"],
+            r["meeting_id"],
+            r["name"],
+            r["state"],
+            "yes" if r["protected"] else "no",
+            ",".join(r["formats"]) or "-",
+        ]
+        for r in recordings
+    ]
+    return table(["RECORD ID", "MEETING ID", "NAME", "STATE", "PROTECTED", "FORMATS"], rows)

@@ -43,6 +43,7 @@ class InMemoryStore:
         self.origins: dict[str, RecordingOrigin] = {}
         self.tokens: dict[str, int] = {}
         self.pending: dict[tuple[str, str, str], int] = {}  # (server, record, key) → expires_at
+        self.attempts: dict[str, int] = {}
 
     # ------------------------------------------------------------------ servers
     def list_servers(self) -> list[Server]:
@@ -346,3 +347,8 @@ class InMemoryStore:
                 for (server, record_id, key), expires in self.pending.items()
                 if server == server_id and not (expires and expires < moment)
             )
+
+    def count_import_attempt(self, key: str, *, expires_at: int) -> int:
+        with self._lock:
+            self.attempts[key] = self.attempts.get(key, 0) + 1
+            return self.attempts[key]

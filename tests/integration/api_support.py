@@ -12,7 +12,9 @@ from urllib.request import urlopen
 
 from tests.conftest import FakeLambdaContext
 from tests.helpers import http_event, signed
-from tests.integration.conftest import add_server as register  # noqa: F401 - re-exported for the API tests
+from tests.integration.conftest import add_server as register
+
+__all__ = ["Reply", "bbb", "call_api", "ensure_event_loop", "follow_join", "query_of", "register"]
 
 
 @dataclass

@@ -13,12 +13,12 @@ from bbbsim import BBBSimulator
 from scalelite_common.domain.entities import ServerState
 from tests.conftest import reset_caches
 from tests.helpers import sign, signed
-from tests.integration.api_support import bbb, call_api, follow_join, query_of, register
+from tests.integration.api_support import Reply, bbb, call_api, follow_join, query_of, register
 
 pytestmark = pytest.mark.usefixtures("aws")
 
 
-def create(meeting_id: str, **extra: str) -> Any:
+def create(meeting_id: str, **extra: str) -> Reply:
     return bbb("create", {"meetingID": meeting_id, "name": f"Room {meeting_id}", **extra})
 
 

@@ -89,12 +89,14 @@ def test_status_table(cli: Callable[..., Result], store: Any, simulators: SimFac
         "LOAD",
         "BBB VERSION",
         "TAG",
+        "UPLOADS PENDING",
     ]
     cells = lines[1].split()
     port = urlsplit(sim.url).port
     assert cells[:9] == ["bbb1", f"127.0.0.1:{port}", "enabled", "online", "1", "4", "4", "1", "5.0"]
-    assert cells[-1] == "big"
-    assert cli("status", "--json").json()[0]["hostname"] == "127.0.0.1"
+    assert cells[-2:] == ["big", "0"]
+    as_json = cli("status", "--json").json()[0]
+    assert as_json["hostname"] == "127.0.0.1" and as_json["pending_uploads"] == 0
 
 
 def test_status_tells_servers_apart_and_why_they_are_offline(

@@ -242,3 +242,4 @@ def test_origins_tokens_and_pending_uploads(any_store: Any) -> None:
     assert any_store.pending_uploads("bbb1") == [("r1", "uploads/bbb1/r1/a.tar")]
     any_store.remove_pending_upload("bbb1", "r1", "uploads/bbb1/r1/a.tar")
     assert any_store.pending_uploads("bbb1") == [] and any_store.pending_uploads("bbb2") == []
+    assert [any_store.count_import_attempt("uploads/x.tar", expires_at=now + 60) for _ in range(3)] == [1, 2, 3]

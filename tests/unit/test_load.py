@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import pytest
 
 from scalelite_common.domain.load import MeetingSample, meeting_load, reservation, server_stats
 
 NOW = 1_800_000_000.0
 MINUTE = 60.0
-RULES = {"min_user_count": 15, "buffer_minutes": 15.0}
+
+
+class Rules(TypedDict):
+    min_user_count: int
+    buffer_minutes: float
+
+
+RULES: Rules = {"min_user_count": 15, "buffer_minutes": 15.0}
 
 
 def sample(**kw: object) -> MeetingSample:

@@ -35,7 +35,7 @@ def handle_event(event: Any, *, request_id: str = "") -> dict[str, Any]:
     logger.append_keys(admin_command=command)
     try:
         ctx = wiring.admin_context(get_settings())
-        result = dispatch(command, args, store=ctx.store, client=ctx.client, settings=ctx.settings)
+        result = dispatch(command, args, ctx)
     except AdminError as exc:
         status = status_for(exc)
         logger.info("admin command refused", error=exc.message, status=status)

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from scalelite_api.responses import error_response
-from scalelite_api.routes import bigbluebutton, health
+from scalelite_api.routes import bigbluebutton, health, recordings
 from scalelite_common.errors import UnsupportedRequestError
 
 _REPEATED_SLASHES = re.compile(r"/{2,}")
@@ -34,6 +34,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Scalelite Serverless", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(bigbluebutton.router)
     app.include_router(health.router)
+    app.include_router(recordings.router)  # before the admin API's /scalelite/api/{call_name}
     app.include_router(importlib.import_module("scalelite_api.routes.admin").router)
 
     @app.exception_handler(404)

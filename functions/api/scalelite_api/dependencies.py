@@ -21,7 +21,8 @@ async def container(s: Annotated[Settings, Depends(settings)]) -> wiring.Contain
 
 
 async def request_context(request: Request, s: Annotated[Settings, Depends(settings)]) -> context.RequestContext:
-    return context.resolve(s, request.headers.get("host"))
+    scheme = request.headers.get("x-forwarded-proto") or request.url.scheme
+    return context.resolve(s, request.headers.get("host"), scheme)
 
 
 SettingsDep = Annotated[Settings, Depends(settings)]

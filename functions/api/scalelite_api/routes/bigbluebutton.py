@@ -20,16 +20,15 @@ from scalelite_common.errors import (
     BBBError,
     ChecksumError,
     InternalError,
-    MissingPublishError,
-    MissingRecordIDError,
     RecordingNotFoundError,
     UnsupportedContentTypeError,
     UnsupportedRequestError,
 )
 from scalelite_common.observability import logger, metrics
-from scalelite_common.presenters import bbb_xml
+from scalelite_common.presenters import bbb_recordings, bbb_xml
 from scalelite_common.services.context import RequestContext
-from scalelite_common.services.meetings import CreateRequest, MeetingService, Redirect
+from scalelite_common.services.meetings import CreateRequest, Redirect
+from scalelite_common.services.wiring import Container
 
 router = APIRouter()
 
@@ -46,8 +45,9 @@ MAX_FORM_FIELDS = 10_000
 class Call:
     methods: frozenset[str]
     content_types: tuple[str, ...]
-    run: Callable[[MeetingService, BBBRequest], bytes | Redirect]  # service call + its presenter
+    run: Callable[[Container, BBBRequest], bytes | Redirect]  # one service call + its presenter
     meeting_id: bool = False  # takes a meetingID, checked as BBB checks it
+    recordings: bool = False  # a recording call: a stand-in answers it when RECORDING_DISABLED
 
 
 @dataclass
@@ -58,64 +58,75 @@ class BBBRequest:
     xml_body: bool
 
 
-def _create(svc: MeetingService, r: BBBRequest) -> bytes:
-    reply = svc.create(CreateRequest(ctx=r.ctx, params=r.params, xml_body=r.body if r.xml_body else None))
+def _create(c: Container, r: BBBRequest) -> bytes:
+    reply = c.meeting_service.create(CreateRequest(ctx=r.ctx, params=r.params, xml_body=r.body if r.xml_body else None))
     return bbb_xml.relayed(reply)
 
 
-def _record_ids(params: P.Params) -> list[str]:
-    ids = [part.strip() for part in (P.first(params, "recordID") or "").split(",") if part.strip()]
-    if not ids:
-        raise MissingRecordIDError()
-    return ids
+def _get_recordings(c: Container, r: BBBRequest) -> bytes:
+    listing = c.recordings.get_recordings(r.ctx, r.params)
+    return bbb_recordings.recordings(
+        listing.recordings,
+        base_url=r.ctx.base_url,
+        protected_enabled=r.ctx.settings.protected_recordings_enabled,
+        total=listing.total,
+    )
 
 
-def _no_recordings(_svc: MeetingService, _r: BBBRequest) -> bytes:
-    return bbb_xml.no_recordings()
-
-
-def _publish_recordings(_svc: MeetingService, r: BBBRequest) -> bytes:
-    _record_ids(r.params)
-    if not P.first(r.params, "publish"):
-        raise MissingPublishError()
-    raise RecordingNotFoundError()
-
-
-def _recording_not_found(_svc: MeetingService, r: BBBRequest) -> bytes:
-    _record_ids(r.params)
-    raise RecordingNotFoundError()
+def _delete_recordings(c: Container, r: BBBRequest) -> bytes:
+    c.recordings.delete(r.ctx, r.params)
+    return bbb_recordings.deleted()
 
 
 _READ = frozenset({"GET", "POST"})
-# Until the recordings work lands the balancer stores no recordings: answer as Scalelite does with none stored.
+_GET = frozenset({"GET"})
 CALLS: dict[str, Call] = {
     "create": Call(_READ, FORM_TYPES + XML_TYPES, _create, meeting_id=True),
-    "join": Call(frozenset({"GET"}), (), lambda svc, r: svc.join(r.ctx, r.params), meeting_id=True),
-    "end": Call(_READ, FORM_TYPES, lambda svc, r: bbb_xml.relayed(svc.end(r.ctx, r.params)), meeting_id=True),
+    "join": Call(_GET, (), lambda c, r: c.meeting_service.join(r.ctx, r.params), meeting_id=True),
+    "end": Call(
+        _READ, FORM_TYPES, lambda c, r: bbb_xml.relayed(c.meeting_service.end(r.ctx, r.params)), meeting_id=True
+    ),
     "isMeetingRunning": Call(
-        _READ, FORM_TYPES, lambda svc, r: bbb_xml.running(svc.is_meeting_running(r.ctx, r.params)), meeting_id=True
+        _READ,
+        FORM_TYPES,
+        lambda c, r: bbb_xml.running(c.meeting_service.is_meeting_running(r.ctx, r.params)),
+        meeting_id=True,
     ),
     "getMeetingInfo": Call(
-        _READ, FORM_TYPES, lambda svc, r: bbb_xml.relayed(svc.get_meeting_info(r.ctx, r.params)), meeting_id=True
+        _READ,
+        FORM_TYPES,
+        lambda c, r: bbb_xml.relayed(c.meeting_service.get_meeting_info(r.ctx, r.params)),
+        meeting_id=True,
     ),
-    "getMeetings": Call(_READ, FORM_TYPES, lambda svc, r: bbb_xml.meetings(svc.get_meetings(r.ctx))),
+    "getMeetings": Call(_READ, FORM_TYPES, lambda c, r: bbb_xml.meetings(c.meeting_service.get_meetings(r.ctx))),
     "insertDocument": Call(
         frozenset({"POST"}),
         XML_TYPES,
-        lambda svc, r: bbb_xml.relayed(svc.insert_document(r.ctx, r.params, r.body)),
+        lambda c, r: bbb_xml.relayed(c.meeting_service.insert_document(r.ctx, r.params, r.body)),
         meeting_id=True,
     ),
     "sendChatMessage": Call(
-        frozenset({"GET"}),
+        _GET,
         FORM_TYPES,
-        lambda svc, r: bbb_xml.relayed(svc.send_chat_message(r.ctx, r.params)),
+        lambda c, r: bbb_xml.relayed(c.meeting_service.send_chat_message(r.ctx, r.params)),
         meeting_id=True,
     ),
-    "getRecordings": Call(_READ, FORM_TYPES, _no_recordings),
-    "publishRecordings": Call(frozenset({"GET"}), FORM_TYPES, _publish_recordings),
-    "updateRecordings": Call(_READ, FORM_TYPES, _recording_not_found),
-    "deleteRecordings": Call(frozenset({"GET"}), FORM_TYPES, _recording_not_found),
+    "getRecordings": Call(_READ, FORM_TYPES, _get_recordings, recordings=True),
+    "publishRecordings": Call(
+        _GET, FORM_TYPES, lambda c, r: bbb_recordings.published(c.recordings.publish(r.ctx, r.params)), recordings=True
+    ),
+    "updateRecordings": Call(
+        _READ, FORM_TYPES, lambda c, r: bbb_recordings.updated(c.recordings.update(r.ctx, r.params)), recordings=True
+    ),
+    "deleteRecordings": Call(_GET, FORM_TYPES, _delete_recordings, recordings=True),
 }
+
+
+def _recordings_disabled(call_name: str) -> Response:
+    """Scalelite's stand-ins with RECORDING_DISABLED (no checksum): no recordings, or notFound."""
+    if call_name == "getRecordings":
+        return xml_response(bbb_xml.no_recordings())
+    return error_response(RecordingNotFoundError("We could not find recordings"))
 
 
 @router.api_route("/bigbluebutton/api", methods=["GET", "POST"], include_in_schema=False)
@@ -208,6 +219,8 @@ async def bbb_call(
         return error_response(UnsupportedContentTypeError())
     if call_name == "getMeetings" and settings.get_meetings_api_disabled:
         return xml_response(bbb_xml.no_meetings())  # stand-in, no checksum (Scalelite)
+    if call.recordings and settings.recording_disabled:
+        return _recordings_disabled(call_name)
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
     try:
         params = await _read_params(request, raw_query, body, content_type)
@@ -222,7 +235,7 @@ async def bbb_call(
             _check_meeting_id(params)
         logger.append_keys(bbb_call=call_name, meeting_id=P.first(params, "meetingID"))
         result = call.run(
-            container.meeting_service,
+            container,
             BBBRequest(ctx=ctx, params=params, body=body, xml_body=content_type in XML_TYPES),
         )
     except BBBError as exc:

@@ -161,7 +161,7 @@ class UploadItem(Model):
     """UploadsTable: short-lived upload bookkeeping, each kind under its own key prefix, all with a TTL:
     `origin#<internal meeting id>` (where a meeting ran, written at create), `jti#<token id>` (a used upload
     token: replay guard), `pending#<server id>` / `<record id>#<spool key>` (an upload URL handed out and not
-    imported yet)."""
+    imported yet), `attempt#<spool key>` (import attempts the sweep counted)."""
 
     class Meta:
         table_name = "UploadsTable"
@@ -173,6 +173,7 @@ class UploadItem(Model):
     meeting_id = UnicodeAttribute(null=True)
     server_id = UnicodeAttribute(null=True)
     record_id = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(null=True)  # `attempt#<spool key>`: the sweep's import attempts
     created_at = NumberAttribute(default=0)
     expires_at = NumberAttribute(default=0)
 

@@ -217,3 +217,8 @@ class RecordingsMixin:
             record_id, _, key = item.sk.partition("#")
             out.append((record_id, key))
         return out
+
+    def count_import_attempt(self, key: str, *, expires_at: int) -> int:
+        item = UploadItem(f"attempt#{key}", "attempt")
+        item.update(actions=[UploadItem.attempts.add(1), UploadItem.expires_at.set(expires_at)])
+        return int(item.attempts or 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scalelite_common.domain.entities import Meeting, Server
+from scalelite_common.domain.entities import Meeting, Recording, Server
 
 
 def server_json(server: Server) -> dict[str, Any]:
@@ -39,3 +39,30 @@ def mapping_json(meeting: Meeting, server: Server | None) -> dict[str, Any]:
         "created_at": meeting.created_at,
         "expires_at": meeting.expires_at,
     }
+
+
+def recording_json(recording: Recording, *, detail: bool = False) -> dict[str, Any]:
+    """A recording as `scalelite recordings list/info --json` show it (the pinned fields first)."""
+    out: dict[str, Any] = {
+        "record_id": recording.record_id,
+        "meeting_id": recording.meeting_id,
+        "name": recording.name,
+        "state": recording.state.value,
+        "published": recording.published,
+        "protected": recording.protected,
+        "formats": sorted(recording.formats),
+        "tenant_id": recording.tenant_id,
+        "start_time": recording.start_time,
+        "end_time": recording.end_time,
+    }
+    if detail:
+        out.update(
+            participants=recording.participants,
+            server_id=recording.server_id,
+            metadata=dict(recording.metadata),
+            playback={
+                name: {"url": f.url, "length": f.length, "size": f.size, "thumbnails": len(f.thumbnails)}
+                for name, f in sorted(recording.formats.items())
+            },
+        )
+    return out

@@ -129,6 +129,9 @@ class UploadRepository(Protocol):
     def pending_uploads(self, server_id: str, *, now: float | None = None) -> list[tuple[str, str]]:
         """(record_id, spool key) of the upload URLs handed to `server_id` and not imported yet."""
 
+    def count_import_attempt(self, key: str, *, expires_at: int) -> int:
+        """Count one more import attempt of a spool object; the count so far, this one included."""
+
 
 class Store(ServerRepository, MeetingRepository, CallbackRepository, RecordingRepository, UploadRepository, Protocol):
     """All repositories: what the composition root hands to every service."""

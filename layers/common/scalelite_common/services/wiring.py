@@ -14,9 +14,12 @@ from scalelite_common.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from scalelite_common.services.admin.context import AdminContext
+    from scalelite_common.services.importer import RecordingImporter
     from scalelite_common.services.meetings import MeetingService
     from scalelite_common.services.polling import Poller
-    from scalelite_common.services.ports import Store
+    from scalelite_common.services.ports import Notifier, ObjectStore, Store
+    from scalelite_common.services.recordings import RecordingService
+    from scalelite_common.services.uploads import UploadService
 
 
 class Container:
@@ -39,6 +42,22 @@ class Container:
         )
 
     @cached_property
+    def objects(self) -> ObjectStore:
+        from scalelite_common.aws.s3 import S3ObjectStore
+
+        return S3ObjectStore(region=self.settings.aws_region, endpoint_url=self.settings.aws_endpoint_url)
+
+    @cached_property
+    def notifier(self) -> Notifier | None:
+        """The callback queue; None where none is configured (CALLBACK_QUEUE_URL unset: callbacks are not sent)."""
+        if not self.settings.callback_queue_url:
+            return None
+        from scalelite_common.aws.sqs import SqsNotifier
+
+        s = self.settings
+        return SqsNotifier(s.callback_queue_url, region=s.aws_region, endpoint_url=s.aws_endpoint_url)
+
+    @cached_property
     def meeting_service(self) -> MeetingService:
         from scalelite_common.services.meetings import MeetingService
 
@@ -51,10 +70,28 @@ class Container:
         return Poller(self.store, self.bbb, self.settings)
 
     @cached_property
+    def uploads(self) -> UploadService:
+        from scalelite_common.services.uploads import UploadService
+
+        return UploadService(self.store, self.objects, self.settings)
+
+    @cached_property
+    def recordings(self) -> RecordingService:
+        from scalelite_common.services.recordings import RecordingService
+
+        return RecordingService(self.store, self.objects, self.settings.recordings_bucket)
+
+    @cached_property
+    def importer(self) -> RecordingImporter:
+        from scalelite_common.services.importer import RecordingImporter
+
+        return RecordingImporter(self.store, self.objects, self.notifier, self.settings)
+
+    @cached_property
     def admin_context(self) -> AdminContext:
         from scalelite_common.services.admin.context import AdminContext
 
-        return AdminContext(store=self.store, client=self.bbb, settings=self.settings)
+        return AdminContext(store=self.store, client=self.bbb, settings=self.settings, objects=self.objects)
 
 
 @cache

@@ -6,10 +6,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalelite_common.config import Settings
 from scalelite_common.errors import AdminError
 from scalelite_common.services.admin.context import AdminContext
 from scalelite_common.services.admin.meetings import meetings_end, meetings_info, meetings_list
+from scalelite_common.services.admin.recordings import (
+    recordings_check,
+    recordings_delete,
+    recordings_failed,
+    recordings_info,
+    recordings_list,
+    recordings_publish,
+    recordings_upload_url,
+)
 from scalelite_common.services.admin.servers import (
     poll,
     servers_add,
@@ -24,7 +32,6 @@ from scalelite_common.services.admin.servers import (
     status,
 )
 from scalelite_common.services.admin.sync import servers_sync, servers_yaml
-from scalelite_common.services.ports import BBBGateway, Store
 from scalelite_common.values import parse_bool
 
 
@@ -78,6 +85,15 @@ COMMANDS: dict[str, _Command] = {
     "meetings.list": _Command(meetings_list, {"meeting_ids": _Param("ids")}),
     "meetings.info": _Command(meetings_info, {"meeting_id": _Param("str", True), "tenant_id": _Param("str")}),
     "meetings.end": _Command(meetings_end, {"meeting_ids": _Param("ids")}),
+    "recordings.list": _Command(
+        recordings_list, {"meeting_id": _Param("str"), "state": _Param("str"), "tenant_id": _Param("str")}
+    ),
+    "recordings.info": _Command(recordings_info, {"record_id": _Param("str", True)}),
+    "recordings.publish": _Command(recordings_publish, {"record_ids": _Param("ids", True), "publish": _Param("bool")}),
+    "recordings.delete": _Command(recordings_delete, {"record_ids": _Param("ids", True)}),
+    "recordings.failed": _Command(recordings_failed),
+    "recordings.check": _Command(recordings_check, {"tenant_id": _Param("str")}),
+    "recordings.upload_url": _Command(recordings_upload_url, {"name": _Param("str")}),
 }
 
 
@@ -102,12 +118,10 @@ def _coerce(command: str, name: str, kind: str, value: Any) -> Any:
     raise AdminError(f"{command}: argument '{name}' must be {_KIND_TEXT[kind]}")
 
 
-_KIND_TEXT = {"str": "text", "number": "a number", "bool": "true or false", "ids": "a list of meeting ids"}
+_KIND_TEXT = {"str": "text", "number": "a number", "bool": "true or false", "ids": "a list of ids"}
 
 
-def dispatch(
-    command: str, args: Mapping[str, Any] | None, *, store: Store, client: BBBGateway, settings: Settings
-) -> dict[str, Any]:
+def dispatch(command: str, args: Mapping[str, Any] | None, ctx: AdminContext) -> dict[str, Any]:
     spec = COMMANDS.get(command)
     if spec is None:
         raise AdminError(f"Unknown command: {command!r} (known: {', '.join(sorted(COMMANDS))})")
@@ -123,4 +137,4 @@ def dispatch(
                 raise AdminError(f"{command}: missing argument '{name}'")
             continue
         kwargs[name] = _coerce(command, name, param.kind, value)
-    return spec.run(AdminContext(store=store, client=client, settings=settings), **kwargs)
+    return spec.run(ctx, **kwargs)

@@ -152,9 +152,16 @@ def servers_panic(
 
 # ------------------------------------------------------------------------------------------ status / poll
 def status(ctx: AdminContext) -> dict[str, Any]:
-    """Every server with its poller statistics (as of the last poll), sorted by hostname like `rake status`."""
+    """Every server with its poller statistics (as of the last poll) and its pending recording uploads, sorted by
+    hostname like `rake status`."""
     servers = sorted(ctx.store.list_servers(), key=lambda s: (s.hostname, s.id))
-    return {"servers": [{"hostname": s.hostname, **server_json(s)} for s in servers]}
+    # Uploads pending: recording upload URLs handed to the server and not imported yet (scale a node in at 0).
+    return {
+        "servers": [
+            {"hostname": s.hostname, **server_json(s), "pending_uploads": len(ctx.store.pending_uploads(s.id))}
+            for s in servers
+        ]
+    }
 
 
 def poll(ctx: AdminContext, what: str = "all") -> dict[str, Any]:

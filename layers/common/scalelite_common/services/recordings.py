@@ -1,0 +1,238 @@
+"""The BBB recording calls, answered from the balancer's own data (DynamoDB + S3; no BBB server is asked):
+getRecordings, publishRecordings, updateRecordings, deleteRecordings (Scalelite §1.9–1.12, bbb-api.md §2.8–2.11,
+with Scalelite's bugs fixed: pagination, AND of `meta_` filters, publish on S3, delete of every object under
+both prefixes, `protect` on every listed id).
+
+Every read is a GetItem, BatchGetItem or Query (docs/data-model.md); no path scans a table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+from scalelite_common.bbb import params as P
+from scalelite_common.concurrency import fan_out
+from scalelite_common.domain import recording_query as rq
+from scalelite_common.domain.entities import Recording, RecordingState
+from scalelite_common.errors import (
+    BBBError,
+    InternalError,
+    MissingPublishError,
+    MissingRecordIDError,
+    RecordingNotFoundError,
+    StoreConflict,
+)
+from scalelite_common.observability import logger
+from scalelite_common.services.context import RequestContext
+from scalelite_common.services.ports import ObjectStore, Store
+
+PREFIXES = ("published", "unpublished")
+TENANT_PAGE = 100  # recordings per Query of the tenant listing
+MOVE_WORKERS = 32  # parallel S3 copies when publishing: 2,000 files fit well inside the API's 30 s
+MOVE_TIMEOUT = 25.0
+SAVE_ATTEMPTS = 3  # optimistic-lock retries against a concurrent import or API call
+
+
+class MissingParametersError(BBBError):
+    message_key = "missingParameters"
+
+
+AfterSave = Callable[[], None] | None  # cleanup to run once the change is stored (e.g. delete the old copies)
+Change = Callable[[Recording], tuple[Recording, AfterSave]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    recordings: list[Recording]
+    total: int | None  # totalElements when the call was paginated (`limit`), else None
+
+
+class RecordingService:
+    def __init__(self, store: Store, objects: ObjectStore, bucket: str) -> None:
+        self.store = store
+        self.objects = objects
+        self.bucket = bucket
+
+    # ------------------------------------------------------------------ getRecordings
+    def get_recordings(self, ctx: RequestContext, params: P.Params) -> Listing:
+        single = P.single(params)
+        if ctx.settings.get_recordings_api_filtered and not (single.get("meetingID") or single.get("recordID")):
+            raise MissingParametersError("param meetingID or recordID must be included.")
+        query = rq.parse_query(single)
+        if query.record_ids or query.meeting_ids:
+            found: dict[str, Recording] = {}
+            if query.record_ids:
+                for prefix in query.record_ids:
+                    for r in self.store.recordings_with_prefix(ctx.tenant_id, prefix):
+                        found[r.record_id] = r
+            else:
+                for meeting_id in query.meeting_ids:
+                    for r in self.store.meeting_recordings(ctx.tenant_id, meeting_id):
+                        found[r.record_id] = r
+            page = rq.page([r for r in found.values() if rq.matches(r, query)], query)
+            return Listing(page.items, page.total if page.paginated else None)
+        return self._tenant_listing(ctx, query)
+
+    def _tenant_listing(self, ctx: RequestContext, query: rq.RecordingQuery) -> Listing:
+        """The tenant's recordings newest first, read page by page only as far as the requested page needs; the total
+        comes from the per-state counters when no `meta_` filter applies (else every page is read to count)."""
+        wanted = query.offset + query.limit if query.limit is not None and not query.meta else None
+        matched: list[Recording] = []
+        cursor: str | None = None
+        while True:
+            chunk = self.store.tenant_recordings(ctx.tenant_id, limit=TENANT_PAGE, cursor=cursor)
+            matched.extend(r for r in chunk.items if rq.matches(r, query))
+            cursor = chunk.cursor
+            if cursor is None or (wanted is not None and len(matched) >= wanted):
+                break
+        page = rq.page(matched, query)
+        if not page.paginated:
+            return Listing(page.items, None)
+        if query.meta:
+            return Listing(page.items, page.total)
+        counts = self.store.recording_counts(ctx.tenant_id)
+        return Listing(page.items, sum(counts.get(state.value, 0) for state in query.states))
+
+    # ---------------------------------------------------------------- publishRecordings
+    def publish(self, ctx: RequestContext, params: P.Params) -> bool:
+        single = P.single(params)
+        ids = rq.record_ids(single.get("recordID", ""))
+        if not ids:
+            raise MissingRecordIDError()
+        if not single.get("publish"):
+            raise MissingPublishError()
+        publish = rq.parse_publish(single["publish"])
+        recordings = [
+            r for r in self._owned(ctx, ids) if r.state in (RecordingState.PUBLISHED, RecordingState.UNPUBLISHED)
+        ]
+        if not recordings:
+            raise RecordingNotFoundError("We could not find recordings")
+        for recording in recordings:
+            self.set_published(recording, publish)
+        return publish
+
+    def set_published(self, recording: Recording, publish: bool) -> Recording:
+        """Publish or unpublish one recording (its files move between the two prefixes); a no-op when it is so."""
+        if recording.published == publish:
+            return recording
+        return self._change(recording, lambda r: self._set_published(r, publish))
+
+    def _set_published(self, recording: Recording, publish: bool) -> tuple[Recording, AfterSave]:
+        """Copy every file to the other prefix (in parallel), store the new state, then delete the old copies: a
+        crash in between leaves both copies, and repeating the call finishes the move."""
+        target, source = ("published", "unpublished") if publish else ("unpublished", "published")
+        moves = [
+            (obj.key, target + obj.key[len(source) :])
+            for fmt in recording.formats
+            for obj in self.objects.list(self.bucket, f"{source}/{fmt}/{recording.record_id}/")
+        ]
+        if moves:
+            results = fan_out(
+                moves, lambda m: self.objects.copy(self.bucket, m[0], m[1]), workers=MOVE_WORKERS, timeout=MOVE_TIMEOUT
+            )
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if failures:
+                logger.error("publish: copies failed", record_id=recording.record_id, failed=len(failures))
+                raise InternalError(f"Unable to {'publish' if publish else 'unpublish'} recording.")
+        state = RecordingState.PUBLISHED if publish else RecordingState.UNPUBLISHED
+        changed = dataclasses.replace(
+            recording, published=publish, state=state, publish_updated=True, updated_at=int(time.time())
+        )
+        old = [m[0] for m in moves]
+        return changed, (lambda: self.objects.delete(self.bucket, old)) if old else None
+
+    # ----------------------------------------------------------------- updateRecordings
+    def update(self, ctx: RequestContext, params: P.Params) -> bool:
+        single = P.single(params)
+        ids = rq.record_ids(single.get("recordID", ""))
+        if not ids:
+            raise MissingRecordIDError()
+        recordings = self._owned(ctx, ids)
+        if len(recordings) != len(ids):  # Scalelite: every listed id must exist for the tenant, else nothing changes
+            return False
+        updates = rq.metadata_updates(single)
+        protect = rq.parse_protect(single.get("protect"))
+        if not updates and protect is None:
+            return False
+
+        def apply(r: Recording) -> tuple[Recording, AfterSave]:
+            metadata = dict(r.metadata)
+            for name, value in updates.items():
+                if value is None:
+                    metadata.pop(name, None)
+                else:
+                    metadata[name] = value
+            changed = dataclasses.replace(
+                r,
+                metadata=metadata,
+                metadata_updates={**r.metadata_updates, **updates},
+                protected=r.protected if protect is None else protect,
+                protect_updated=r.protect_updated or protect is not None,
+                updated_at=int(time.time()),
+            )
+            return changed, None
+
+        for recording in recordings:  # `protect` applies to every listed id (Scalelite: only the first)
+            self._change(recording, apply)
+        return True
+
+    # ----------------------------------------------------------------- deleteRecordings
+    def delete(self, ctx: RequestContext, params: P.Params) -> bool:
+        ids = rq.record_ids(P.single(params).get("recordID", ""))
+        if not ids:
+            raise MissingRecordIDError()
+        recordings = self._owned(ctx, ids)
+        if not recordings:
+            raise RecordingNotFoundError("We could not find recordings")
+        for recording in recordings:
+            self.delete_recording(recording)
+        return True
+
+    def delete_recording(self, recording: Recording) -> Recording:
+        return self._change(recording, self._delete_files)
+
+    def _delete_files(self, recording: Recording) -> tuple[Recording, AfterSave]:
+        """Every object of every format under both prefixes (all pages of the listing), then the tombstone: the
+        recording answers `state=deleted` for `state=any`, and an import never brings it back."""
+        formats = set(recording.formats) | set(recording.imported)
+        keys = [
+            obj.key
+            for fmt in sorted(formats)
+            for prefix in PREFIXES
+            for obj in self.objects.list(self.bucket, f"{prefix}/{fmt}/{recording.record_id}/")
+        ]
+        if keys:
+            self.objects.delete(self.bucket, keys)
+        tombstone = dataclasses.replace(
+            recording,
+            state=RecordingState.DELETED,
+            published=False,
+            metadata={},
+            formats={},
+            updated_at=int(time.time()),
+        )
+        return tombstone, None
+
+    # ---------------------------------------------------------------------- helpers
+    def _owned(self, ctx: RequestContext, ids: list[str]) -> list[Recording]:
+        return [r for r in self.store.get_recordings(ids) if r.tenant_id == ctx.tenant_id]
+
+    def _change(self, recording: Recording, change: Change) -> Recording:
+        """Apply `change` and store it, re-reading and re-applying when a concurrent writer won the race."""
+        current = recording
+        for attempt in range(SAVE_ATTEMPTS):
+            changed, after = change(current)
+            try:
+                saved = self.store.save_recording(changed, previous=current)
+            except StoreConflict:
+                fresh = self.store.get_recording(recording.record_id)
+                if fresh is None or attempt + 1 == SAVE_ATTEMPTS:
+                    raise InternalError("The recording changed meanwhile; try again.") from None
+                current = fresh
+                continue
+            if after is not None:
+                after()
+            return saved
+        raise InternalError("The recording changed meanwhile; try again.")
