@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -21,6 +22,25 @@ if TYPE_CHECKING:
 # Parts of 16 MiB, 4 at a time: at most ~64 MiB of a member in flight, whatever its size.
 TRANSFER = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4)
 DELETE_BATCH = 1000  # DeleteObjects' limit
+
+
+class _ForwardOnly(io.RawIOBase):
+    """A body read front to back. boto3's uploader asks `seekable()`, which some streams cannot answer (a member of a
+    stream-mode tarfile raises AttributeError): it then uploads part by part, never holding the whole body."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 class S3ObjectStore:
@@ -74,7 +94,8 @@ class S3ObjectStore:
             extra["ContentDisposition"] = content_disposition
         if metadata:
             extra["Metadata"] = dict(metadata)
-        self._client.upload_fileobj(body, bucket, key, ExtraArgs=extra, Config=TRANSFER)
+        stream = io.BufferedReader(_ForwardOnly(body), buffer_size=1024 * 1024)
+        self._client.upload_fileobj(stream, bucket, key, ExtraArgs=extra, Config=TRANSFER)
 
     def list(self, bucket: str, prefix: str) -> Iterator[StoredObject]:
         for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
