@@ -150,6 +150,8 @@ class RecordingService:
         if not ids:
             raise MissingRecordIDError()
         recordings = self._owned(ctx, ids)
+        if not recordings:
+            raise RecordingNotFoundError("We could not find recordings")
         if len(recordings) != len(ids):  # Scalelite: every listed id must exist for the tenant, else nothing changes
             return False
         updates = rq.metadata_updates(single)
