@@ -17,7 +17,7 @@ import pytest
 
 from scalelite_importer.handler import handler as importer
 from tests.conftest import FakeLambdaContext
-from tests.helpers import load_event
+from tests.helpers import load_event, signed
 from tests.integration.api_support import bbb, call_api, register
 from tests.recordings_support import archive_bytes
 
@@ -141,3 +141,58 @@ def test_a_rejected_archive_goes_to_failed_with_its_reason(store: Any, hosted: t
     assert "not a tar archive" in head["Metadata"]["reason"]
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=SPOOL)["Contents"]] == [f"failed/{grant['key']}"]
+
+
+def test_text_tracks_round_trip(store: Any, hosted: tuple[Any, str]) -> None:
+    server, record_id = hosted
+    grant = json.loads(ask_upload(server, record_id).body)
+    importer(s3_event(grant["key"], put_archive(grant, archive_bytes(record_id))), FakeLambdaContext())
+    none = call_api(
+        "GET", "/bigbluebutton/api/getRecordingTextTracks", signed("getRecordingTextTracks", {"recordID": record_id})
+    )
+    assert json.loads(none.body)["response"]["messageKey"] == "noCaptionsFound"
+
+    srt = b"1\n00:00:01,000 --> 00:00:02,500\nHello\n"
+    boundary = "xBoUnDaRy"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="en.srt"\r\n'
+            f"Content-Type: application/x-subrip\r\n\r\n"
+        ).encode()
+        + srt
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    query = signed(
+        "putRecordingTextTrack", {"recordID": record_id, "kind": "subtitles", "lang": "en-US", "label": "English"}
+    )
+    put = call_api(
+        "POST",
+        "/bigbluebutton/api/putRecordingTextTrack",
+        query,
+        body=body,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert put.headers["content-type"].startswith("application/json")
+    assert json.loads(put.body)["response"]["messageKey"] == "upload_text_track_success", put.body
+
+    listed = call_api(
+        "GET", "/bigbluebutton/api/getRecordingTextTracks", signed("getRecordingTextTracks", {"recordID": record_id})
+    )
+    tracks = json.loads(listed.body)["response"]["tracks"]
+    assert [(t["kind"], t["lang"], t["label"]) for t in tracks] == [("subtitles", "en-US", "English")]
+    vtt = call_api("GET", urlsplit(tracks[0]["href"]).path)
+    assert vtt.status == 200 and vtt.body.startswith("WEBVTT") and "00:00:01.000 --> 00:00:02.500" in vtt.body
+    s3 = boto3.client("s3", region_name="us-east-1")
+    captions = json.loads(
+        s3.get_object(Bucket=BUCKET, Key=f"published/presentation/{record_id}/captions.json")["Body"].read()
+    )
+    assert captions == [{"kind": "subtitles", "label": "English", "locale": "en-US", "localeName": "English"}]
+
+    bad = call_api(
+        "POST",
+        "/bigbluebutton/api/putRecordingTextTrack",
+        signed("putRecordingTextTrack", {"recordID": record_id, "kind": "subtitles", "lang": "not a lang"}),
+        body=body,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert json.loads(bad.body)["response"]["messageKey"] == "invalidLang"

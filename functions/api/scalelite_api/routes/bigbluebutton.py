@@ -8,6 +8,7 @@ import codecs
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -25,9 +26,10 @@ from scalelite_common.errors import (
     UnsupportedRequestError,
 )
 from scalelite_common.observability import logger, metrics
-from scalelite_common.presenters import bbb_recordings, bbb_xml
+from scalelite_common.presenters import bbb_json, bbb_recordings, bbb_xml
 from scalelite_common.services.context import RequestContext
 from scalelite_common.services.meetings import CreateRequest, Redirect
+from scalelite_common.services.recordings import TextTrackError
 from scalelite_common.services.wiring import Container
 
 router = APIRouter()
@@ -45,7 +47,7 @@ MAX_FORM_FIELDS = 10_000
 class Call:
     methods: frozenset[str]
     content_types: tuple[str, ...]
-    run: Callable[[Container, BBBRequest], bytes | Redirect]  # one service call + its presenter
+    run: Callable[[Container, BBBRequest], bytes | Redirect | Json]  # one service call + its presenter
     meeting_id: bool = False  # takes a meetingID, checked as BBB checks it
     recordings: bool = False  # a recording call: a stand-in answers it when RECORDING_DISABLED
 
@@ -56,6 +58,44 @@ class BBBRequest:
     params: P.Params
     body: bytes
     xml_body: bool
+    file: bytes | None = None  # putRecordingTextTrack's `file` part
+
+
+@dataclass(frozen=True)
+class Json:
+    """A call BBB answers in JSON (the text-track calls)."""
+
+    body: bytes
+
+
+def _text_tracks(c: Container, r: BBBRequest) -> Json:
+    try:
+        tracks = c.recordings.text_tracks(r.ctx, P.first(r.params, "recordID"))
+    except TextTrackError as exc:
+        return Json(bbb_json.text_track_error(exc.key, exc.message))
+    base = f"{r.ctx.base_url}/recording/textTrack/{quote(P.first(r.params, 'recordID') or '')}"
+    return Json(
+        bbb_json.text_tracks(
+            [
+                bbb_json.TextTrack(
+                    href=f"{base}/{quote(t.lang)}.vtt",
+                    kind=t.kind,
+                    label=t.label,
+                    lang=t.lang,
+                    source="upload",
+                )
+                for t in tracks
+            ]
+        )
+    )
+
+
+def _put_text_track(c: Container, r: BBBRequest) -> Json:
+    try:
+        record_id = c.recordings.put_text_track(r.ctx, r.params, r.file)
+    except TextTrackError as exc:
+        return Json(bbb_json.text_track_error(exc.key, exc.message))
+    return Json(bbb_json.text_track_uploaded(record_id))
 
 
 def _create(c: Container, r: BBBRequest) -> bytes:
@@ -119,6 +159,8 @@ CALLS: dict[str, Call] = {
         _READ, FORM_TYPES, lambda c, r: bbb_recordings.updated(c.recordings.update(r.ctx, r.params)), recordings=True
     ),
     "deleteRecordings": Call(_GET, FORM_TYPES, _delete_recordings, recordings=True),
+    "getRecordingTextTracks": Call(_READ, FORM_TYPES, _text_tracks, recordings=True),
+    "putRecordingTextTrack": Call(frozenset({"POST"}), ("multipart/form-data",), _put_text_track, recordings=True),
 }
 
 
@@ -198,6 +240,20 @@ async def _read_params(request: Request, raw_query: str, body: bytes, content_ty
     return params + from_body
 
 
+async def _file_part(request: Request, body: bytes) -> bytes | None:
+    """The `file` part of a multipart body (putRecordingTextTrack; not covered by the checksum, as in BBB)."""
+    try:
+        form_request = _form_request(request, body, _charset(request.headers.get("content-type", "")))
+        async with form_request.form(max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=len(body) + 1) as form:
+            part = form.get("file")
+            if part is None or isinstance(part, str):
+                return None
+            return await part.read()
+    except Exception as exc:  # malformed multipart
+        logger.warning("unreadable text track upload", error=type(exc).__name__)
+        return None
+
+
 def _check_meeting_id(params: P.Params) -> None:
     """BBB's length rule, counted as Java counts (UTF-16 code units); a missing or blank meetingID is left to the
     call (missingParamMeetingID)."""
@@ -234,9 +290,10 @@ async def bbb_call(
         if call.meeting_id:
             _check_meeting_id(params)
         logger.append_keys(bbb_call=call_name, meeting_id=P.first(params, "meetingID"))
+        upload = await _file_part(request, body) if call_name == "putRecordingTextTrack" and body else None
         result = call.run(
             container,
-            BBBRequest(ctx=ctx, params=params, body=body, xml_body=content_type in XML_TYPES),
+            BBBRequest(ctx=ctx, params=params, body=body, xml_body=content_type in XML_TYPES, file=upload),
         )
     except BBBError as exc:
         if exc.message_key == "checksumError":
@@ -248,6 +305,8 @@ async def bbb_call(
     metrics.add_metric(name=f"Call_{call_name}", unit="Count", value=1)
     if isinstance(result, Redirect):
         return redirect_response(result.location)
+    if isinstance(result, Json):
+        return Response(content=result.body, media_type="application/json", headers={"cache-control": "no-cache"})
     return xml_response(result)
 
 

@@ -1,16 +1,17 @@
-"""`POST /scalelite/api/recordingUpload`: a BBB server asks for a presigned S3 upload of one recording's archive
-(services/uploads.py; the contract is in docs/recordings.md). JSON in and out; 401 for a token that does not
-prove the server, 403 for a recording that server may not upload, 400 for a malformed body."""
+"""Recording routes outside the BBB API: `POST /scalelite/api/recordingUpload` (a BBB server asks for a presigned
+S3 upload of one recording's archive; services/uploads.py, contract in docs/recordings.md; JSON in and out: 401 for
+a token that does not prove the server, 403 for a recording that server may not upload, 400 for a malformed body)
+and `GET /recording/textTrack/<recordID>/<lang>.vtt` (a caption file of a published recording)."""
 
 from __future__ import annotations
 
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from scalelite_api.dependencies import ContainerDep
+from scalelite_api.dependencies import ContainerDep, ContextDep
 from scalelite_common.observability import logger
 from scalelite_common.services.uploads import UploadForbidden, UploadInvalid, UploadUnauthenticated
 
@@ -59,3 +60,12 @@ async def recording_upload(request: Request, container: ContainerDep) -> JSONRes
             "key": grant.key,
         }
     )
+
+
+@router.get("/recording/textTrack/{record_id}/{lang}.vtt", include_in_schema=False)
+async def text_track(record_id: str, lang: str, container: ContainerDep, ctx: ContextDep) -> Response:
+    """The caption file getRecordingTextTracks' href names (served here until CloudFront serves recordings)."""
+    body = await run_in_threadpool(container.recordings.text_track_body, ctx, record_id, lang)
+    if body is None:
+        return Response("Recording Not Found", status_code=404, media_type="text/plain")
+    return Response(body, media_type="text/vtt", headers={"cache-control": "no-cache"})

@@ -9,6 +9,9 @@ Every read is a GetItem, BatchGetItem or Query (docs/data-model.md); no path sca
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
+import re
 import time
 from collections.abc import Callable
 
@@ -37,6 +40,42 @@ SAVE_ATTEMPTS = 3  # optimistic-lock retries against a concurrent import or API 
 
 class MissingParametersError(BBBError):
     message_key = "missingParameters"
+
+
+class TextTrackError(Exception):
+    """A text-track call refused, with BBB's JSON messageKey (bbb-api.md §2.12–2.13)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+@dataclasses.dataclass(frozen=True)
+class TextTrackFile:
+    """One caption file of a recording, as BBB's caption script lays it out next to the presentation."""
+
+    kind: str
+    lang: str
+    label: str
+    key: str  # the object in the recordings bucket
+
+
+TEXT_TRACK_KINDS = ("subtitles", "captions")
+MAX_TEXT_TRACK_BYTES = 4 * 1024 * 1024
+LANG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")  # BCP-47 shape
+_SRT_TIME = re.compile(r"(\d{2}:\d{2}:\d{2}),(\d{3})")
+
+
+def to_webvtt(data: bytes) -> bytes:
+    """A WebVTT track as is; an SRT track converted (header added, `,` → `.` in cue times). Anything else (SSA/ASS,
+    binary) is refused: BBB converts those with ffmpeg, which a Lambda does not have."""
+    text = data.decode("utf-8-sig", errors="strict").replace("\r\n", "\n")
+    if text.lstrip().startswith("WEBVTT"):
+        return text.encode()
+    if "-->" in text and _SRT_TIME.search(text):
+        return ("WEBVTT\n\n" + _SRT_TIME.sub(r"\1.\2", text.strip()) + "\n").encode()
+    raise TextTrackError("paramError", "Only WebVTT and SRT text tracks can be uploaded")
 
 
 AfterSave = Callable[[], None] | None  # cleanup to run once the change is stored (e.g. delete the old copies)
@@ -238,3 +277,94 @@ class RecordingService:
                 after()
             return saved
         raise InternalError("The recording changed meanwhile; try again.")
+
+    # ------------------------------------------------------------------ text tracks
+    def _captions_prefix(self, recording: Recording) -> str:
+        return f"{'published' if recording.published else 'unpublished'}/presentation/{recording.record_id}/"
+
+    def _owned_one(self, ctx: RequestContext, record_id: str | None) -> Recording:
+        if not record_id:
+            raise TextTrackError("missingParameter", "Missing param recordID.")
+        recording = next(iter(self._owned(ctx, [record_id])), None)
+        if recording is None or recording.state is RecordingState.DELETED or "presentation" not in recording.formats:
+            raise TextTrackError("noRecordings", f"No recording found for {record_id}")
+        return recording
+
+    def _captions(self, recording: Recording) -> list[dict[str, str]]:
+        key = self._captions_prefix(recording) + "captions.json"
+        if self.objects.head(self.bucket, key) is None:
+            return []
+        try:
+            entries = json.loads(self.objects.open(self.bucket, key).read())
+        except ValueError:
+            return []
+        return (
+            [e for e in entries if isinstance(e, dict) and isinstance(e.get("locale"), str)]
+            if isinstance(entries, list)
+            else []
+        )
+
+    def text_tracks(self, ctx: RequestContext, record_id: str | None) -> list[TextTrackFile]:
+        """getRecordingTextTracks: the caption files listed in the presentation's captions.json."""
+        recording = self._owned_one(ctx, record_id)
+        prefix = self._captions_prefix(recording)
+        tracks = [
+            TextTrackFile(
+                kind=str(e.get("kind") or "captions"),
+                lang=e["locale"],
+                label=str(e.get("localeName") or e["locale"]),
+                key=f"{prefix}caption_{e['locale']}.vtt",
+            )
+            for e in self._captions(recording)
+        ]
+        if not tracks:
+            raise TextTrackError("noCaptionsFound", "No captions found for " + recording.record_id)
+        return tracks
+
+    def put_text_track(self, ctx: RequestContext, params: P.Params, data: bytes | None) -> str:
+        """putRecordingTextTrack, done as BBB's caption script does it: `caption_<lang>.vtt` beside the presentation
+        and its entry in captions.json (kind, locale, localeName), so the player lists it at once."""
+        single = P.single(params)
+        for name in ("kind", "lang"):
+            if not single.get(name):
+                raise TextTrackError("paramError", f"Missing param {name}.")
+        recording = self._owned_one(ctx, single.get("recordID"))
+        kind, lang = single["kind"], single["lang"]
+        if kind not in TEXT_TRACK_KINDS:
+            raise TextTrackError(
+                "invalidKind", f"Invalid kind parameter, expected one of {', '.join(TEXT_TRACK_KINDS)}"
+            )
+        if not LANG.match(lang):
+            raise TextTrackError("invalidLang", "Malformed lang param.")
+        if not data:
+            raise TextTrackError("empty_uploaded_text_track", "Empty uploaded text track.")
+        if len(data) > MAX_TEXT_TRACK_BYTES:
+            raise TextTrackError("paramError", f"The text track is larger than {MAX_TEXT_TRACK_BYTES} bytes")
+        try:
+            vtt = to_webvtt(data)
+        except UnicodeDecodeError:
+            raise TextTrackError("paramError", "The text track must be UTF-8 text") from None
+        prefix = self._captions_prefix(recording)
+        self.objects.put(self.bucket, f"{prefix}caption_{lang}.vtt", io.BytesIO(vtt), content_type="text/vtt")
+        entries = [e for e in self._captions(recording) if e.get("locale") != lang]
+        entries.append(
+            {
+                "kind": kind,
+                "label": single.get("label") or lang,
+                "locale": lang,
+                "localeName": single.get("label") or lang,
+            }
+        )
+        body = json.dumps(sorted(entries, key=lambda e: str(e["locale"]))).encode()
+        self.objects.put(self.bucket, prefix + "captions.json", io.BytesIO(body), content_type="application/json")
+        return recording.record_id
+
+    def text_track_body(self, ctx: RequestContext, record_id: str, lang: str) -> bytes | None:
+        """A caption file's bytes (the href getRecordingTextTracks hands out), for a published recording only."""
+        recording = next(iter(self._owned(ctx, [record_id])), None)
+        if recording is None or not recording.published or not LANG.match(lang):
+            return None
+        key = f"{self._captions_prefix(recording)}caption_{lang}.vtt"
+        if self.objects.head(self.bucket, key) is None:
+            return None
+        return self.objects.open(self.bucket, key).read()
