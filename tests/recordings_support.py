@@ -100,10 +100,12 @@ def archive_bytes(
     return out.getvalue()
 
 
-def write_tree(published_dir: Path, record_id: str, formats: Iterable[str] = ("presentation", "video")) -> None:
+def write_tree(
+    published_dir: Path, record_id: str, formats: Iterable[str] = ("presentation", "video"), **meta_kw: object
+) -> None:
     """The recording's published formats on disk, as under /var/bigbluebutton/published."""
     for fmt in formats:
-        for path, data in format_files(record_id, fmt).items():
+        for path, data in format_files(record_id, fmt, **meta_kw).items():
             target = published_dir / fmt / record_id / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)

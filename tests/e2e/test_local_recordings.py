@@ -17,9 +17,9 @@ import pytest
 from defusedxml import ElementTree
 
 from scalelite_local.stack import LocalStack
-from tests.e2e.conftest import E2E_SECRET
+from tests.e2e.conftest import CLI, E2E_SECRET
 from tests.helpers import sign
-from tests.recordings_support import write_tree
+from tests.recordings_support import record_id_for, write_tree
 from tests.sink import CallbackSink
 
 pytestmark = pytest.mark.e2e
@@ -128,3 +128,35 @@ def test_a_recording_travels_from_the_bbb_server_to_the_lms(stack: LocalStack, t
         assert stack.admin("recordings.check")["ok"] is True
     finally:
         sink.stop()
+
+
+def test_an_operator_imports_recordings_from_disk_with_the_cli(stack: LocalStack, cli: CLI, tmp_path: Path) -> None:
+    """`scalelite recordings import` of the parent of published/ and unpublished/ (a Scalelite migration), then the
+    other recordings commands on what arrived."""
+    published_id, unpublished_id = record_id_for("migrated-1"), record_id_for("migrated-2")
+    write_tree(tmp_path / "published", published_id, ["presentation"], meeting_id="migrated-1")
+    write_tree(tmp_path / "unpublished", unpublished_id, ["video"], meeting_id="migrated-2", published=False)
+    (tmp_path / "broken.tar").write_bytes(b"not an archive")
+    imported = cli("recordings", "import", str(tmp_path), str(tmp_path / "broken.tar"), "--json").json()
+    assert {u["record_id"] for u in imported["uploaded"]} == {published_id, unpublished_id, ""}
+
+    def arrived() -> bool:
+        return {r["record_id"] for r in cli("recordings", "list", "--state", "any", "--json").json()["recordings"]} >= {
+            published_id,
+            unpublished_id,
+        }
+
+    wait_for(arrived)
+    info = cli("recordings", "info", published_id, "--json").json()
+    assert (info["meeting_id"], info["state"], info["formats"]) == ("migrated-1", "published", ["presentation"])
+    wait_for(lambda: any(f["key"].endswith(".tar") for f in cli("recordings", "failed", "--json").json()["failed"]))
+    failed = cli("recordings", "failed", "--json").json()["failed"]
+    assert any("not a tar archive" in f["reason"] for f in failed)
+    assert cli("recordings", "unpublish", published_id).code == 0
+    assert (
+        cli("recordings", "list", "--meeting-id", "migrated-1", "--json").json()["recordings"][0]["state"]
+        == "unpublished"
+    )
+    assert cli("recordings", "check", "--json").json()["ok"] is True
+    assert cli("recordings", "delete", "--yes", published_id, unpublished_id).code == 0
+    assert cli("recordings", "info", "nope-1").code != 0
