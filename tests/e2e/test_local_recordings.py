@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import urlopen
@@ -16,6 +17,7 @@ import jwt
 import pytest
 from defusedxml import ElementTree
 
+from bbbsim import BBBSimulator
 from scalelite_local.stack import LocalStack
 from tests.e2e.conftest import CLI, E2E_SECRET
 from tests.helpers import sign
@@ -33,7 +35,7 @@ def api(stack: LocalStack, call: str, params: dict[str, str]) -> ElementTree.Ele
 
 
 def post_publish(
-    stack: LocalStack, record_id: str, published: Path, state: Path, sim: object
+    stack: LocalStack, record_id: str, published: Path, state: Path, sim: BBBSimulator
 ) -> subprocess.CompletedProcess[str]:
     argv = [
         sys.executable,
@@ -58,10 +60,10 @@ def post_publish(
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
 
 
-def wait_for(check: object, timeout: float = 30.0) -> None:
+def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.3)
     raise AssertionError("timed out")
@@ -95,7 +97,7 @@ def test_a_recording_travels_from_the_bbb_server_to_the_lms(stack: LocalStack, t
         assert sent.returncode == 0, sent.stderr
 
         def listed() -> bool:
-            return (
+            return bool(
                 api(stack, "getRecordings", {"meetingID": "e2e-rec"}).findtext("recordings/recording/recordID")
                 == record_id
             )
