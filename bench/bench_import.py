@@ -1,6 +1,6 @@
 """Cold-start proxies: handler module import time (median of 5 fresh processes) and the first request.
 
-Targets: the API handler module imports in ≤ 0.6 s; poller, importer and admin handlers import no FastAPI."""
+Targets: the API handler module imports in ≤ 0.6 s; poller, importer, admin and callbacks handlers import no FastAPI."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ HANDLERS = {
     "poller": "scalelite_poller.handler",
     "importer": "scalelite_importer.handler",
     "admin": "scalelite_admin.handler",
+    "callbacks": "scalelite_callbacks.handler",
 }
 FIRST_REQUEST = """
 import time, json

@@ -1,9 +1,10 @@
-"""moto on loopback (DynamoDB, S3), with the tables and buckets of template.yaml."""
+"""moto on loopback (DynamoDB, S3, SQS), with the tables, buckets and queues of template.yaml."""
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import socket
 import threading
@@ -255,3 +256,63 @@ def create_resources(template: Template, endpoint: str) -> tuple[list[str], list
         dynamodb.close()
         s3.close()
     return tables, buckets
+
+
+# Queue properties that mean the same to moto (SQS attribute = CloudFormation property).
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+)
+
+
+def _queue_attributes(template: Template, props: dict[str, Any]) -> dict[str, str]:
+    attributes = {name: _attribute(props[name]) for name in _QUEUE_ATTRIBUTES if name in props}
+    redrive = props.get("RedrivePolicy")
+    if isinstance(redrive, dict):
+        target = template.resolve(redrive.get("deadLetterTargetArn"))
+        if target is None:
+            raise ValueError(f"RedrivePolicy names a queue the local stack cannot resolve: {redrive!r}")
+        policy = {"deadLetterTargetArn": target, "maxReceiveCount": int(redrive.get("maxReceiveCount", 10))}
+        attributes["RedrivePolicy"] = json.dumps(policy)
+    return attributes
+
+
+def _attribute(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def create_queues(template: Template, endpoint: str) -> dict[str, str]:
+    """Create every SQS queue the template declares (physical name = logical id) with its visibility timeout,
+    retention and redrive policy (dead-letter queues first); returns {logical id: queue URL}."""
+    sqs = client("sqs", endpoint)
+    urls: dict[str, str] = {}
+    pending = dict(template.queues)
+    try:
+        while pending:
+            # A queue whose dead-letter queue is still to be created waits for it.
+            ready = [
+                name
+                for name, props in pending.items()
+                if _dead_letter_target(props) is None or _dead_letter_target(props) not in pending
+            ]
+            if not ready:
+                raise ValueError(f"queues redrive to each other: {sorted(pending)}")
+            for name in ready:
+                props = pending.pop(name)
+                attributes = _queue_attributes(template, props)
+                urls[name] = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    finally:
+        sqs.close()
+    return urls
+
+
+def _dead_letter_target(props: dict[str, Any]) -> str | None:
+    target = (props.get("RedrivePolicy") or {}).get("deadLetterTargetArn")
+    if isinstance(target, dict) and isinstance(target.get("Fn::GetAtt"), list):
+        return str(target["Fn::GetAtt"][0])
+    return None

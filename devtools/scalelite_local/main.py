@@ -26,10 +26,12 @@ def banner(stack: LocalStack) -> str:
         f"  Lambda API:    {stack.lambda_url}   (functions: {', '.join(stack.template.functions)})",
         f"  AWS (moto):    {stack.aws_url}   (tables: {', '.join(stack.template.tables)}; buckets: "
         + ", ".join(stack.template.local_bucket_name(b) for b in stack.template.buckets)
-        + ")",
+        + f"; queues: {', '.join(stack.template.queues)})",
     ]
     for function, schedule in stack.schedules.items():
         lines.append(f"  schedule:      {function} every {schedule.period:g} s")
+    for function, poller in stack.queue_pollers.items():
+        lines.append(f"  queue:         {poller.source.queue} → {function} (polled every {poller.period:g} s)")
     for server in stack.servers:
         lines.append(f"  BBB server:    {server['id']}  {server['url']}  ({server['state']}, {server['online']})")
     lines += [
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="scalelite-local",
         description="Scalelite Serverless on this machine: moto, an API Gateway-style gateway, the Lambda Invoke "
-        "API, schedules, S3 events and simulated BBB servers. Settings come from the environment: "
+        "API, schedules, S3 events, SQS event sources and simulated BBB servers. Settings come from the environment: "
         "SCALELITE_PORT, SCALELITE_LAMBDA_PORT, SCALELITE_AWS_PORT, SIMULATED_SERVERS, POLL_INTERVAL, "
         "LOADBALANCER_SECRET and any function setting (see docs/local-stack.md).",
     )

@@ -1,21 +1,22 @@
-"""The event sources moto stores but never delivers to Lambda: EventBridge schedules and S3 ObjectCreated
-notifications, with the event shapes AWS sends."""
+"""The event sources moto stores but never delivers to Lambda: EventBridge schedules, S3 ObjectCreated
+notifications and SQS event source mappings, with the event shapes AWS sends."""
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 from urllib.parse import quote_plus
 
 from scalelite_local.aws import client
 from scalelite_local.invoker import Invoker, Throttled
-from scalelite_local.template import ACCOUNT, REGION, STACK_NAME, S3Source
+from scalelite_local.template import ACCOUNT, REGION, STACK_NAME, S3Source, SqsSource
 
 
 def scheduled_event(rule: str) -> dict[str, Any]:
@@ -165,3 +166,192 @@ class BucketNotifier:
     def stop(self) -> None:
         self.ticker.stop()
         self.s3.close()
+
+
+def sqs_event(queue_arn: str, messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Lambda's SQS event for messages as ReceiveMessage returned them (AttributeNames/MessageAttributeNames All)."""
+    records = []
+    for message in messages:
+        record: dict[str, Any] = {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": dict(message.get("Attributes") or {}),
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "binaryValue": value.get("BinaryValue"),
+                    "stringListValues": list(value.get("StringListValues") or []),
+                    "binaryListValues": list(value.get("BinaryListValues") or []),
+                    "dataType": value.get("DataType", "String"),
+                }
+                for name, value in (message.get("MessageAttributes") or {}).items()
+            },
+            "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn,
+            "awsRegion": REGION,
+        }
+        if message.get("MD5OfMessageAttributes"):
+            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+        records.append(record)
+    return {"Records": records}
+
+
+class QueuePoller:
+    """Lambda's SQS event source mapping: polls the queue (short polls every `period`: a long poll would hold moto's
+    one lock), invokes the function with batches of up to BatchSize messages, at most `max_batches` at once, and
+    deletes what succeeded: the whole batch, or with ReportBatchItemFailures all but the `batchItemFailures`. A
+    failed message is left alone: it comes back when its visibility timeout ends (the function may have changed it),
+    and the queue's redrive policy (moto applies it on receive) moves it to the dead-letter queue in the end. A
+    function error, an invalid partial response or a run past the function's timeout fails the whole batch."""
+
+    def __init__(
+        self,
+        invoker: Invoker,
+        endpoint: str,
+        source: SqsSource,
+        queue_url: str,
+        queue_arn: str,
+        *,
+        timeout: float,
+        period: float = 0.5,
+    ) -> None:
+        self.invoker = invoker
+        self.source = source
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.timeout = timeout
+        self.max_batches = source.max_concurrency or 5  # Lambda starts with five concurrent batches
+        self.sqs = client("sqs", endpoint)
+        self.batches = 0  # invocations
+        self.deleted = 0  # messages done with
+        self.failed = 0  # messages left to come back
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.ticker = Ticker(period, self.poll, f"sqs-{source.queue}")
+
+    @property
+    def period(self) -> float:
+        return self.ticker.period
+
+    def poll(self) -> int:
+        """Receive and dispatch batches while there are messages and room; returns how many batches started."""
+        started = 0
+        while not self._stopping.is_set():
+            with self._lock:
+                if self._in_flight >= self.max_batches:
+                    break
+            messages = self._receive()
+            if not messages:
+                break
+            if self._dispatch(messages):
+                started += 1
+        return started
+
+    def _receive(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        while len(messages) < self.source.batch_size:
+            got = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(10, self.source.batch_size - len(messages)),
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not got:
+                break
+            messages += got
+        return messages
+
+    def _dispatch(self, messages: list[dict[str, Any]]) -> bool:
+        event = sqs_event(self.queue_arn, messages)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            future = self.invoker.submit(self.source.function, event, wait_for_slot=True)
+        except (Throttled, RuntimeError):  # closing: the messages come back after their visibility timeout
+            with self._lock:
+                self._in_flight -= 1
+            return False
+        with self._lock:
+            self.batches += 1
+        began = time.monotonic()
+        future.add_done_callback(lambda f: self._done(messages, f, time.monotonic() - began))
+        return True
+
+    def _done(self, messages: list[dict[str, Any]], future: Future[Any], elapsed: float) -> None:
+        try:
+            done = self._succeeded(messages, future, elapsed)
+            self._delete([m for m in messages if m["MessageId"] in done])
+            with self._lock:
+                self.failed += len(messages) - len(done)
+        except Exception:
+            if not self._stopping.is_set():
+                traceback.print_exc(file=sys.stderr)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _succeeded(self, messages: list[dict[str, Any]], future: Future[Any], elapsed: float) -> set[str]:
+        """The ids of the messages the invocation is done with."""
+        function = self.source.function
+        if future.cancelled():
+            return set()
+        exc = future.exception()
+        if exc is not None:
+            print(f"scalelite-local: {function} failed on an SQS batch (left in the queue):", file=sys.stderr)
+            traceback.print_exception(exc, file=sys.stderr)
+            return set()
+        if elapsed > self.timeout:
+            print(f"scalelite-local: {function} ran past its timeout on an SQS batch (left)", file=sys.stderr)
+            return set()
+        ids = {m["MessageId"] for m in messages}
+        if not self.source.report_failures:
+            return ids
+        failed = _batch_item_failures(future.result(), ids)
+        if failed is None:
+            print(f"scalelite-local: {function}: invalid batchItemFailures, the whole batch failed", file=sys.stderr)
+            return set()
+        return ids - failed
+
+    def _delete(self, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+            with self._lock:
+                self.deleted += len(chunk)
+
+    def idle(self) -> bool:
+        with self._lock:
+            return self._in_flight == 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.ticker.stop()
+        self.sqs.close()
+
+
+def _batch_item_failures(result: Any, ids: set[str]) -> set[str] | None:
+    """The failed ids of a partial batch response; None when it is invalid (Lambda then fails the whole batch). An
+    empty or missing `batchItemFailures` (or a None result) means all succeeded."""
+    if result is None:
+        return set()
+    if not isinstance(result, dict):
+        return None
+    items = result.get("batchItemFailures")
+    if items is None:
+        return set()
+    if not isinstance(items, list):
+        return None
+    failed = set()
+    for item in items:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or identifier not in ids:
+            return None
+        failed.add(identifier)
+    return failed

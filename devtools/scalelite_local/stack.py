@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -11,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scalelite_local.aws import MotoServer, create_resources
+from scalelite_local.aws import MotoServer, create_queues, create_resources
 from scalelite_local.gateway import ROUTES, GatewayServer, Route
 from scalelite_local.invoker import MAX_CONCURRENCY, Invoker
 from scalelite_local.lambda_api import LambdaApiServer
 from scalelite_local.memory import return_large_buffers
-from scalelite_local.scheduler import BucketNotifier, Schedule
+from scalelite_local.scheduler import BucketNotifier, QueuePoller, Schedule
 from scalelite_local.template import REGION, TEMPLATE, Handler, Template, load, rate_seconds
 
 HOST = "127.0.0.1"
@@ -38,6 +39,7 @@ class Config:
     handlers: Mapping[str, Handler] = field(default_factory=dict)  # stand-in handlers by function (tests)
     routes: Sequence[Route] = ROUTES
     notify_period: float = 1.0  # how often the S3 buckets are listed for new objects
+    queue_period: float = 0.5  # how often the SQS event sources poll their queue (short polls)
     max_concurrency: int = MAX_CONCURRENCY
 
     @classmethod
@@ -85,6 +87,7 @@ class LocalStack:
         self.lambda_api: LambdaApiServer | None = None
         self.schedules: dict[str, Schedule] = {}
         self.notifiers: dict[str, BucketNotifier] = {}
+        self.queue_pollers: dict[str, QueuePoller] = {}  # by function
         self.simulators: list[Any] = []
         self.servers: list[dict[str, Any]] = []
         self.secret = ""
@@ -139,6 +142,8 @@ class LocalStack:
         self.moto = MotoServer(HOST, cfg.aws_port)
         self.moto.start()
         create_resources(self.template, self.moto.endpoint)
+        # The queues' URLs are moto's: from now on `!Ref <queue>` resolves (CALLBACK_QUEUE_URL, outputs).
+        self.template = dataclasses.replace(self.template, queue_urls=create_queues(self.template, self.moto.endpoint))
         self.secret = cfg.secret or os.environ.get("LOADBALANCER_SECRET") or generate_secret()
         self._configure_environment()
         self.invoker = Invoker(self.template, cfg.max_concurrency, cfg.handlers)
@@ -155,6 +160,7 @@ class LocalStack:
         self._start_simulators()
         self._start_schedules()
         self._start_notifiers()
+        self._start_queue_pollers()
 
     def _configure_environment(self) -> None:
         """The functions run in this process: give them the environment AWS would (template Globals + the
@@ -252,6 +258,22 @@ class LocalStack:
             notifier.ticker.start()
             self.notifiers[bucket] = notifier
 
+    def _start_queue_pollers(self) -> None:
+        assert self.invoker is not None and self.moto is not None
+        for source in self.template.sqs_sources:
+            url = self.template.queue_urls[source.queue]
+            poller = QueuePoller(
+                self.invoker,
+                self.moto.endpoint,
+                source,
+                url,
+                self.template.queue_arn(source.queue),
+                timeout=self.template.functions[source.function].timeout,
+                period=self.config.queue_period,
+            )
+            poller.ticker.start()
+            self.queue_pollers[source.function] = poller
+
     def stop(self, grace: float = 5.0) -> None:
         """Idempotent. Waits up to `grace` seconds for running invocations; afterwards every port is free and
         no thread of the stack is left, except a handler still running past the grace period (a daemon thread
@@ -260,7 +282,9 @@ class LocalStack:
             schedule.ticker.stop()
         for notifier in self.notifiers.values():
             notifier.stop()
-        self.schedules, self.notifiers = {}, {}
+        for poller in self.queue_pollers.values():
+            poller.stop()
+        self.schedules, self.notifiers, self.queue_pollers = {}, {}, {}
         for server in (self.gateway, self.lambda_api):
             if server is not None:
                 server.close()

@@ -1,5 +1,5 @@
-"""Read template.yaml, the one source of truth for the local stack: tables, buckets, functions (handler, timeout,
-memory, reserved concurrency, environment) and their event sources (schedules, S3 notifications)."""
+"""Read template.yaml, the one source of truth for the local stack: tables, buckets, queues, functions (handler,
+timeout, memory, reserved concurrency, environment) and their event sources (schedules, S3 notifications, SQS)."""
 
 from __future__ import annotations
 
@@ -113,8 +113,21 @@ class S3Source:
 
 
 @dataclass(frozen=True)
+class SqsSource:
+    """An `Events: {Type: SQS}` entry: Lambda's event source mapping polls `queue` (logical id) for `function`."""
+
+    function: str
+    queue: str
+    event_id: str
+    batch_size: int = 10
+    report_failures: bool = False  # FunctionResponseTypes: [ReportBatchItemFailures]
+    max_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency
+
+
+@dataclass(frozen=True)
 class Template:
     raw: dict[str, Any]
+    queue_urls: Mapping[str, str] = field(default_factory=dict)  # logical id → URL, once the queues exist (moto)
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -131,6 +144,13 @@ class Template:
     @property
     def buckets(self) -> dict[str, dict[str, Any]]:
         return self.of_type("AWS::S3::Bucket")
+
+    @property
+    def queues(self) -> dict[str, dict[str, Any]]:
+        return self.of_type("AWS::SQS::Queue")
+
+    def queue_arn(self, logical_id: str) -> str:
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{logical_id}"
 
     @property
     def functions(self) -> dict[str, Function]:
@@ -192,6 +212,30 @@ class Template:
                 )
         return out
 
+    @property
+    def sqs_sources(self) -> list[SqsSource]:
+        out = []
+        for function in self.functions.values():
+            for event_id, event in function.events.items():
+                props = event.get("Properties") or {}
+                queue = _getatt_target(props.get("Queue"), "Arn")
+                if event.get("Type") != "SQS" or queue not in self.queues:
+                    continue
+                if props.get("Enabled", True) in (False, "false"):
+                    continue
+                concurrency = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+                out.append(
+                    SqsSource(
+                        function.logical_id,
+                        queue,
+                        event_id,
+                        batch_size=int(props.get("BatchSize", 10)),
+                        report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                        max_concurrency=None if concurrency is None else int(concurrency),
+                    )
+                )
+        return out
+
     def parameter_default(self, name: str) -> str | None:
         param = (self.raw.get("Parameters") or {}).get(name)
         if param is None or "Default" not in param:
@@ -211,6 +255,8 @@ class Template:
             return None
         if "Ref" in value:
             return self._ref(str(value["Ref"]))
+        if "Fn::GetAtt" in value:
+            return self._getatt(value["Fn::GetAtt"])
         if "Fn::Sub" in value:
             # A bucket named literally (to avoid the S3-notification cycle) is referenced by the same !Sub.
             for logical_id, props in self.buckets.items():
@@ -230,8 +276,23 @@ class Template:
             return self.local_bucket_name(name)
         if kind == "AWS::Serverless::Function":
             return name  # the local Lambda API knows each function by its logical id
+        if kind == "AWS::SQS::Queue":
+            return self.queue_urls.get(name)  # known once the queues exist
         if kind is None:
             return self.parameter_default(name)
+        return None
+
+    def _getatt(self, target: Any) -> str | None:
+        """Queue attributes (Arn, QueueName, QueueUrl); nothing else has a local value."""
+        if not isinstance(target, list) or len(target) != 2 or target[0] not in self.queues:
+            return None
+        name, attribute = str(target[0]), target[1]
+        if attribute == "Arn":
+            return self.queue_arn(name)
+        if attribute == "QueueName":
+            return name
+        if attribute == "QueueUrl":
+            return self.queue_urls.get(name)
         return None
 
     def _sub(self, text: str) -> str | None:
@@ -265,6 +326,14 @@ class Template:
             if resolved is not None:
                 out[name] = resolved
         return out
+
+
+def _getatt_target(value: Any, attribute: str) -> str | None:
+    """`X` of `!GetAtt X.<attribute>`, else None."""
+    if isinstance(value, dict) and isinstance(value.get("Fn::GetAtt"), list) and len(value["Fn::GetAtt"]) == 2:
+        name, attr = value["Fn::GetAtt"]
+        return str(name) if attr == attribute else None
+    return None
 
 
 def _scalar(value: Any) -> str:

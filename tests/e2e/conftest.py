@@ -7,6 +7,7 @@ their settings differ). pytest tears it down when leaving tests/e2e and starts a
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +24,10 @@ SCALELITE = Path(sys.executable).parent / "scalelite"
 
 @pytest.fixture(scope="package")
 def stack() -> Iterator[LocalStack]:
+    # The in-process tests' bucket names (tests/conftest.py) must not override the stack's own (the process's env
+    # wins over the template's).
+    for name in ("SPOOL_BUCKET", "RECORDINGS_BUCKET"):
+        os.environ.pop(name, None)
     # Poll schedule far away: tests trigger polls themselves, so nothing moves under their feet.
     local = LocalStack(
         Config(
@@ -33,6 +38,9 @@ def stack() -> Iterator[LocalStack]:
             poll_interval=3600,
             secret=E2E_SECRET,
             notify_period=0.2,
+            queue_period=0.2,
+            # Callback retries a second apart (tests/e2e/test_local_callbacks.py), not minutes.
+            overrides={"CALLBACK_RETRY_DELAYS": "1,1,1"},
         )
     )
     local.start()

@@ -122,7 +122,9 @@ def test_resources_and_environment_come_from_the_template(stack: LocalStack) -> 
     assert sorted(dynamodb.list_tables()["TableNames"]) == [
         "CallbacksTable",
         "MeetingsTable",
+        "RecordingsTable",
         "ServersTable",
+        "UploadsTable",
         "VoiceBridgesTable",
     ]
     meetings = dynamodb.describe_table(TableName="MeetingsTable")["Table"]
@@ -132,11 +134,18 @@ def test_resources_and_environment_come_from_the_template(stack: LocalStack) -> 
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
     buckets = {b["Name"] for b in aws_client("s3", stack.aws_url).list_buckets()["Buckets"]}
     assert buckets == {"spoolbucket", "recordingsbucket"}
+    queues = aws_client("sqs", stack.aws_url).list_queues()["QueueUrls"]
+    assert sorted(q.rsplit("/", 1)[1] for q in queues) == [
+        "CallbackDeadLetterQueue",
+        "CallbackQueue",
+        "ImporterDeadLetterQueue",
+    ]
 
     env = os.environ
     assert env["AWS_ENDPOINT_URL"] == stack.aws_url and env["AWS_REGION"] == "us-east-1"
     assert (env["SERVERS_TABLE"], env["MEETINGS_TABLE"]) == ("ServersTable", "MeetingsTable")
     assert (env["SPOOL_BUCKET"], env["RECORDINGS_BUCKET"]) == ("spoolbucket", "recordingsbucket")  # !Sub, !Ref
+    assert env["CALLBACK_QUEUE_URL"] == f"{stack.aws_url}/123456789012/CallbackQueue"  # !Ref of a queue: its URL
     assert env["LOADBALANCER_CHECKSUM_ALGORITHM"] == "SHA1:SHA256:SHA384:SHA512"  # parameter default
     assert env["CONNECT_TIMEOUT"] == "1"  # set before the stack started (tests/conftest.py): wins over the template
     assert env["POLL_INTERVAL"] == "3600" and env["LOADBALANCER_SECRET"] == E2E_SECRET

@@ -26,14 +26,28 @@ FUNCTIONS = {
     "PollerFunction": ("functions/poller/", "scalelite_poller.handler.handler"),
     "ImporterFunction": ("functions/importer/", "scalelite_importer.handler.handler"),
     "AdminFunction": ("functions/admin/", "scalelite_admin.handler.handler"),
+    "CallbackFunction": ("functions/callbacks/", "scalelite_callbacks.handler.handler"),
 }
 TABLES = {
-    # logical id: (env var, hash key, TTL attribute or None)
-    "ServersTable": ("SERVERS_TABLE", "id", None),
-    "MeetingsTable": ("MEETINGS_TABLE", "pk", "expires_at"),
-    "VoiceBridgesTable": ("VOICE_BRIDGES_TABLE", "voice_bridge", "expires_at"),
-    "CallbacksTable": ("CALLBACKS_TABLE", "pk", "expires_at"),
+    # logical id: (env var, hash key, TTL attribute or None, range key or None)
+    "ServersTable": ("SERVERS_TABLE", "id", None, None),
+    "MeetingsTable": ("MEETINGS_TABLE", "pk", "expires_at", None),
+    "VoiceBridgesTable": ("VOICE_BRIDGES_TABLE", "voice_bridge", "expires_at", None),
+    "CallbacksTable": ("CALLBACKS_TABLE", "pk", "expires_at", None),
+    "RecordingsTable": ("RECORDINGS_TABLE", "record_id", None, None),
+    "UploadsTable": ("UPLOADS_TABLE", "pk", "expires_at", "sk"),
 }
+# The tables each function may read and write (DynamoDBCrudPolicy). The poller never reads callback data (it
+# outlives the mappings the poller sweeps) nor recordings; the callback function needs no table at all.
+TABLE_ACCESS = {
+    "ApiFunction": set(TABLES),
+    "ImporterFunction": set(TABLES),
+    "AdminFunction": set(TABLES),
+    "PollerFunction": {"ServersTable", "MeetingsTable", "VoiceBridgesTable"},
+    "CallbackFunction": set(),
+}
+# The functions that queue recording-ready callbacks (CALLBACK_QUEUE_URL, sqs:SendMessage).
+CALLBACK_SENDERS = ("ApiFunction", "ImporterFunction", "AdminFunction")
 # parameter: (env var, Scalelite's default as the template states it)
 TUNABLES = {
     "PollInterval": ("POLL_INTERVAL", 60),
@@ -50,6 +64,13 @@ TUNABLES = {
     "LoadBalancerChecksumAlgorithm": ("LOADBALANCER_CHECKSUM_ALGORITHM", "SHA1:SHA256:SHA384:SHA512"),
     "AdminApiEnabled": ("ADMIN_API_ENABLED", "false"),
     "UrlHost": ("URL_HOST", ""),
+    "RecordingDisabled": ("RECORDING_DISABLED", "false"),
+    "RecordingImportUnpublished": ("RECORDING_IMPORT_UNPUBLISHED", "false"),
+    "ProtectedRecordingsEnabled": ("PROTECTED_RECORDINGS_ENABLED", "false"),
+    "GetRecordingsApiFiltered": ("GET_RECORDINGS_API_FILTERED", "false"),
+    "RecordingImportMaxMembers": ("RECORDING_IMPORT_MAX_MEMBERS", 50000),
+    "RecordingImportMaxBytes": ("RECORDING_IMPORT_MAX_BYTES", 10737418240),
+    "CallbackRetryDelays": ("CALLBACK_RETRY_DELAYS", "30,120,600,1800,3600"),
 }
 REQUIRED_OUTPUTS = {
     "ApiUrl",
@@ -59,10 +80,16 @@ REQUIRED_OUTPUTS = {
     "PollerFunctionName",
     "ImporterFunctionName",
     "AdminFunctionName",  # the CLI resolves the admin function through this key
+    "CallbackFunctionName",
     "ServersTableName",
     "MeetingsTableName",
     "VoiceBridgesTableName",
     "CallbacksTableName",
+    "RecordingsTableName",
+    "UploadsTableName",
+    "CallbackQueueUrl",
+    "CallbackDeadLetterQueueUrl",
+    "ImporterDeadLetterQueueUrl",
     "SpoolBucketName",
     "RecordingsBucketName",
 }
@@ -201,6 +228,7 @@ def test_function_sizes() -> None:
     assert props("ApiFunction")["Timeout"] == 30
     assert props("PollerFunction")["Timeout"] == 60
     assert props("AdminFunction")["Timeout"] == 120
+    assert props("CallbackFunction")["Timeout"] == 60
 
 
 def test_poller_runs_every_minute() -> None:
@@ -229,7 +257,7 @@ def test_http_api_payload_2_and_catch_all_routes() -> None:
 
 @pytest.mark.parametrize("logical_id", sorted(TABLES))
 def test_tables(logical_id: str) -> None:
-    env_var, hash_key, ttl = TABLES[logical_id]
+    env_var, hash_key, ttl, range_key = TABLES[logical_id]
     table = resources()[logical_id]
     p = table["Properties"]
     assert table["Type"] == "AWS::DynamoDB::Table"
@@ -238,7 +266,9 @@ def test_tables(logical_id: str) -> None:
     assert p["BillingMode"] == "PAY_PER_REQUEST"
     assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert p["SSESpecification"]["SSEEnabled"] is True
-    assert p["KeySchema"] == [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    assert p["KeySchema"] == [{"AttributeName": hash_key, "KeyType": "HASH"}] + (
+        [{"AttributeName": range_key, "KeyType": "RANGE"}] if range_key else []
+    )
     assert {"AttributeName": hash_key, "AttributeType": "S"} in p["AttributeDefinitions"]
     if ttl:
         assert p["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
@@ -258,14 +288,56 @@ def test_meetings_server_index() -> None:
 
 
 def test_table_access_policies() -> None:
-    for fn in ("ApiFunction", "PollerFunction", "AdminFunction"):
+    assert set(TABLE_ACCESS) == set(FUNCTIONS)
+    for fn, tables in TABLE_ACCESS.items():
         crud = {
             str(p["DynamoDBCrudPolicy"]["TableName"]["Ref"])
             for p in props(fn)["Policies"]
             if isinstance(p, dict) and "DynamoDBCrudPolicy" in p
         }
-        # The poller never reads callback data (it outlives the mappings the poller sweeps).
-        assert crud == set(TABLES) - ({"CallbacksTable"} if fn == "PollerFunction" else set()), fn
+        assert crud == tables, fn
+
+
+# PynamoDB model → the table it lives in (the models' Meta.table_name is rebound at run time).
+MODEL_TABLES = {
+    "ServerItem": "ServersTable",
+    "MeetingItem": "MeetingsTable",
+    "VoiceBridgeItem": "VoiceBridgesTable",
+    "CallbackItem": "CallbacksTable",
+    "RecordingItem": "RecordingsTable",
+    "UploadItem": "UploadsTable",
+}
+
+
+@pytest.mark.parametrize("model_name", sorted(MODEL_TABLES))
+def test_tables_match_the_pynamodb_models_exactly(model_name: str) -> None:
+    """Key schema, attribute definitions, GSIs (keys, projection) and TTL as scalelite_common.db.models declares
+    them: a table the code queries differently than it is deployed fails here, not in AWS."""
+    from scalelite_common.db import models
+
+    model = getattr(models, model_name)
+    schema = model._get_schema()
+    p = props(MODEL_TABLES[model_name])
+
+    def keys(key_schema: list[dict[str, str]]) -> set[tuple[str, str]]:
+        return {(k["AttributeName"], k["KeyType"]) for k in key_schema}
+
+    assert keys(p["KeySchema"]) == keys(schema["key_schema"])
+    assert {(a["AttributeName"], a["AttributeType"]) for a in p["AttributeDefinitions"]} == {
+        (a["AttributeName"], a["AttributeType"]) for a in schema["attribute_definitions"]
+    }
+    expected = {
+        i["index_name"]: (keys(i["key_schema"]), i["projection"]["ProjectionType"])
+        for i in schema["global_secondary_indexes"]
+    }
+    deployed = {
+        i["IndexName"]: (keys(i["KeySchema"]), i["Projection"]["ProjectionType"])
+        for i in p.get("GlobalSecondaryIndexes", [])
+    }
+    assert deployed == expected
+    assert not schema["local_secondary_indexes"] and "LocalSecondaryIndexes" not in p
+    has_ttl = "expires_at" in model.get_attributes()
+    assert ("TimeToLiveSpecification" in p) == has_ttl
 
 
 def test_no_plain_secret_anywhere_but_the_secrets_manager_secret() -> None:
@@ -317,10 +389,12 @@ def test_env_var_names_are_from_conventions() -> None:
 
 def test_importer_trigger_and_buckets() -> None:
     p = props("ImporterFunction")
-    (event,) = p["Events"].values()
-    assert event["Type"] == "S3"
-    assert event["Properties"]["Bucket"] == {"Ref": "SpoolBucket"}
-    assert event["Properties"]["Events"] in ("s3:ObjectCreated:*", ["s3:ObjectCreated:*"])
+    events = {e["Type"]: e["Properties"] for e in p["Events"].values()}
+    assert len(events) == len(p["Events"]) == 2
+    assert events["S3"]["Bucket"] == {"Ref": "SpoolBucket"}
+    assert events["S3"]["Events"] in ("s3:ObjectCreated:*", ["s3:ObjectCreated:*"])
+    assert events["Schedule"]["Schedule"] == "rate(15 minutes)"  # the sweep (source aws.events)
+    assert "EphemeralStorage" not in p or p["EphemeralStorage"]["Size"] == 512
     env = function_env("ImporterFunction")
     assert env["SPOOL_BUCKET"] == {"Fn::Sub": SPOOL_BUCKET_NAME}
     assert env["RECORDINGS_BUCKET"] == {"Ref": "RecordingsBucket"}
@@ -392,6 +466,127 @@ def test_outputs() -> None:
     assert outputs["ApiUrl"]["Value"]["Fn::Sub"].endswith("/bigbluebutton/api")
     assert "HttpApi" in references(outputs["ApiUrl"])
     assert "Distribution" in references(outputs["BigBlueButtonApiUrl"])
+
+
+def statements(logical_id: str) -> list[dict[str, Any]]:
+    """The inline `Statement` entries of a function's policies."""
+    out: list[dict[str, Any]] = []
+    for policy in props(logical_id)["Policies"]:
+        if isinstance(policy, dict) and "Statement" in policy:
+            out += policy["Statement"]
+    return out
+
+
+def spool_arn(suffix: str = "") -> dict[str, str]:
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{SPOOL_BUCKET_NAME}{suffix}"}
+
+
+def test_callback_queue_retries_then_dead_letters() -> None:
+    queue, dlq = resources()["CallbackQueue"], resources()["CallbackDeadLetterQueue"]
+    assert queue["Type"] == dlq["Type"] == "AWS::SQS::Queue"
+    q = queue["Properties"]
+    assert q["SqsManagedSseEnabled"] is True and dlq["Properties"]["SqsManagedSseEnabled"] is True
+    assert q["VisibilityTimeout"] >= 6 * props("CallbackFunction")["Timeout"]
+    assert q["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["CallbackDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 6,
+    }
+    # One receive per delay plus the first: the default delays use every receive the redrive policy allows.
+    delays = template()["Parameters"]["CallbackRetryDelays"]["Default"].split(",")
+    assert q["RedrivePolicy"]["maxReceiveCount"] == len(delays) + 1
+    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+    assert dlq["Properties"]["MessageRetentionPeriod"] >= q.get("MessageRetentionPeriod", 4 * 86400)
+
+
+def test_callback_function_consumes_the_queue_with_partial_batch_responses() -> None:
+    p = props("CallbackFunction")
+    (event,) = p["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"] == {
+        "Queue": {"Fn::GetAtt": ["CallbackQueue", "Arn"]},
+        "BatchSize": 10,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
+    assert p["LoggingConfig"] == {"LogGroup": {"Ref": "CallbackLogGroup"}}
+    log_group = props("CallbackLogGroup")
+    assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${AWS::StackName}/CallbackFunction"}
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    (visibility,) = statements("CallbackFunction")
+    assert visibility["Action"] == ["sqs:ChangeMessageVisibility"]
+    assert visibility["Resource"] == {"Fn::GetAtt": ["CallbackQueue", "Arn"]}
+    assert "CALLBACK_QUEUE_URL" not in function_env("CallbackFunction")  # it answers the queue named by the event
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_only_the_callback_senders_queue_callbacks(logical_id: str) -> None:
+    env = function_env(logical_id)
+    send = [p for p in props(logical_id)["Policies"] if isinstance(p, dict) and "SQSSendMessagePolicy" in p]
+    if logical_id in CALLBACK_SENDERS:
+        assert env["CALLBACK_QUEUE_URL"] == {"Ref": "CallbackQueue"}
+        assert send == [{"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["CallbackQueue", "QueueName"]}}}]
+    else:
+        assert "CALLBACK_QUEUE_URL" not in env and not send
+
+
+def test_every_function_logs_to_its_own_group() -> None:
+    for fn in FUNCTIONS:
+        group = props(fn)["LoggingConfig"]["LogGroup"]["Ref"]
+        assert props(group)["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{fn}"}
+
+
+def test_importer_sweeps_retries_twice_and_keeps_failed_events() -> None:
+    p = props("ImporterFunction")
+    assert p["EventInvokeConfig"] == {
+        "MaximumRetryAttempts": 2,
+        "DestinationConfig": {
+            "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["ImporterDeadLetterQueue", "Arn"]}}
+        },
+    }
+    dlq = props("ImporterDeadLetterQueue")
+    assert dlq["SqsManagedSseEnabled"] is True and dlq["MessageRetentionPeriod"] == 14 * 86400
+    rejected = [s for s in statements("ImporterFunction") if s.get("Sid") == "SpoolRejected"]
+    assert rejected and rejected[0]["Resource"] == spool_arn("/failed/*")
+
+
+def test_api_presigns_uploads_and_moves_recordings() -> None:
+    env = function_env("ApiFunction")
+    assert env["SPOOL_BUCKET"] == {"Fn::Sub": SPOOL_BUCKET_NAME}  # the literal name, as the importer's
+    assert env["RECORDINGS_BUCKET"] == {"Ref": "RecordingsBucket"}
+    policies = props("ApiFunction")["Policies"]
+    assert {"S3CrudPolicy": {"BucketName": {"Ref": "RecordingsBucket"}}} in policies
+    spool = [s for s in statements("ApiFunction") if "SpoolBucket" in str(s) or "spool" in str(s)]
+    assert spool == [
+        {
+            "Sid": "SpoolPresignedUploads",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": spool_arn("/uploads/*"),
+        }
+    ]
+
+
+def test_admin_reaches_what_its_recording_commands_need() -> None:
+    env = function_env("AdminFunction")
+    assert env["SPOOL_BUCKET"] == {"Fn::Sub": SPOOL_BUCKET_NAME}
+    assert env["RECORDINGS_BUCKET"] == {"Ref": "RecordingsBucket"}
+    by_sid = {s["Sid"]: s for s in statements("AdminFunction")}
+    assert by_sid["SpoolImportUploads"]["Resource"] == spool_arn("/imports/*")  # presigned `recordings import`
+    assert by_sid["SpoolFailedRead"]["Resource"] == spool_arn("/failed/*")
+    assert by_sid["SpoolList"]["Resource"] == spool_arn()
+
+
+def test_spool_keeps_rejected_archives_90_days_and_operators_may_only_import() -> None:
+    rules = {r["Id"]: r for r in props("SpoolBucket")["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireRejectedArchives"] == {
+        "Id": "ExpireRejectedArchives",
+        "Status": "Enabled",
+        "Prefix": "failed/",
+        "ExpirationInDays": 90,
+    }
+    assert rules["AbortIncompleteMultipartUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    (statement,) = props("SpoolUploadPolicy")["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {"Fn::Sub": "${SpoolBucket.Arn}/imports/*"}
+    assert "SpoolUploadPolicyArn" in template()["Outputs"]
 
 
 @pytest.mark.slow

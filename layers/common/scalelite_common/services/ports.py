@@ -211,3 +211,11 @@ class BBBGateway(Protocol):
         """The server's meetings for the poller; raises PollFailure for a non-SUCCESS answer."""
 
     def bbb_version(self, target: Target) -> str | None: ...
+
+
+class HttpPoster(Protocol):
+    """Outbound HTTP to LMSs (callbacks): `scalelite_common.callbacks_http.UrllibPoster`."""
+
+    def post_form(self, url: str, fields: Mapping[str, str]) -> int:
+        """POST `fields` as application/x-www-form-urlencoded to an http(s) `url`, never following a redirect; the
+        answer's HTTP status. Raises OSError (ConnectionError, TimeoutError) when no answer came."""

@@ -14,6 +14,7 @@ from scalelite_common.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from scalelite_common.services.admin.context import AdminContext
+    from scalelite_common.services.callbacks import CallbackDelivery
     from scalelite_common.services.importer import RecordingImporter
     from scalelite_common.services.meetings import MeetingService
     from scalelite_common.services.polling import Poller
@@ -86,6 +87,17 @@ class Container:
         from scalelite_common.services.importer import RecordingImporter
 
         return RecordingImporter(self.store, self.objects, self.notifier, self.settings)
+
+    @cached_property
+    def callbacks(self) -> CallbackDelivery:
+        """Recording-ready callbacks from the callback queue to the LMSs (CallbackFunction)."""
+        from scalelite_common.aws.sqs import SqsRetryQueue
+        from scalelite_common.callbacks_http import UrllibPoster
+        from scalelite_common.services.callbacks import CallbackDelivery
+
+        s = self.settings
+        queue = SqsRetryQueue(region=s.aws_region, endpoint_url=s.aws_endpoint_url)
+        return CallbackDelivery(UrllibPoster(), s, queue)
 
     @cached_property
     def admin_context(self) -> AdminContext:
