@@ -115,6 +115,7 @@ def test_only_the_server_that_hosted_the_meeting_may_upload(uploads: UploadServi
         body(size=-1),
         body(size="12"),
         body(size=11 * 1024**3),
+        body(size=6 * 1024**3),  # within RECORDING_IMPORT_MAX_BYTES, beyond one PUT
     ],
 )
 def test_malformed_bodies_are_refused(uploads: UploadService, store: InMemoryStore, bad: Any) -> None:

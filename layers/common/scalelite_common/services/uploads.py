@@ -28,6 +28,7 @@ from scalelite_common.services.ports import ObjectStore, PresignedUpload, Store
 MAX_TOKEN_LIFETIME = 600  # seconds between now and `exp`
 LEEWAY = 30  # seconds of clock skew tolerated
 MAX_FORMATS = 32
+MAX_SINGLE_PUT = 5 * 1024**3  # S3's limit for one PUT (presigned multipart uploads are not offered yet)
 RECORD_ID = re.compile(r"^[0-9a-f]{40}-[0-9]{10,16}(-[0-9]{10,16})?$")
 FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ARCHIVE_TYPE = "application/x-tar"
@@ -69,6 +70,8 @@ class UploadRequest:
             raise UploadInvalid("size must be the archive's size in bytes")
         if size > max_bytes:
             raise UploadInvalid(f"The archive is larger than RECORDING_IMPORT_MAX_BYTES ({max_bytes} bytes)")
+        if size > MAX_SINGLE_PUT:
+            raise UploadInvalid("The archive is larger than one S3 upload takes (5 GiB): send one format at a time (-f)")
         return cls(record_id=record_id, formats=tuple(dict.fromkeys(formats)), size=size)
 
 
