@@ -71,7 +71,7 @@ class UploadRequest:
         if size > max_bytes:
             raise UploadInvalid(f"The archive is larger than RECORDING_IMPORT_MAX_BYTES ({max_bytes} bytes)")
         if size > MAX_SINGLE_PUT:
-            raise UploadInvalid("The archive is larger than one S3 upload takes (5 GiB): send one format at a time (-f)")
+            raise UploadInvalid("The archive is larger than one S3 upload (5 GiB): send one format at a time (-f)")
         return cls(record_id=record_id, formats=tuple(dict.fromkeys(formats)), size=size)
 
 
