@@ -49,11 +49,16 @@ def call_api(
 ) -> Reply:
     from defusedxml import ElementTree
 
-    from scalelite_api.handler import handler
+    from scalelite_api.handler import asgi_handler, handler
 
     ensure_event_loop()
     event = http_event(method, path, raw_query, body=body, headers=headers)
-    result = handler(event, FakeLambdaContext())
+    if threading.current_thread() is threading.main_thread():
+        result = handler(event, FakeLambdaContext())
+    else:
+        # Concurrent calls from test threads (Lambda runs one invocation per process): Powertools' metrics store is
+        # process-global and not thread-safe, so threads skip the decorator stack and call the app as it wraps it.
+        result = asgi_handler()(event, FakeLambdaContext())
     text = result.get("body", "")
     if result.get("isBase64Encoded"):
         import base64

@@ -82,7 +82,6 @@ def test_missing_meeting_id(call: str) -> None:
         ("POST", "/bigbluebutton/api/join"),
         ("GET", "/bigbluebutton/api/insertDocument"),
         ("POST", "/bigbluebutton/api/sendChatMessage"),
-        ("GET", "/bigbluebutton/api/getRecordingTextTracks"),
         ("GET", "/bigbluebutton/api/getJoinUrl"),
         ("GET", "/bigbluebutton/api/foo/bar"),
         ("DELETE", "/bigbluebutton/api/create"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ PARAMS: dict[str, list[tuple[str, str]]] = {
     "publishRecordings": [("recordID", "r1"), ("publish", "true")],
     "updateRecordings": [("recordID", "r1")],
     "deleteRecordings": [("recordID", "r1")],
+    "getRecordingTextTracks": [("recordID", "r1")],
+    "putRecordingTextTrack": [("recordID", "r1"), ("kind", "subtitles"), ("lang", "en")],
 }
 OUTCOME: dict[str, str] = {
     "create": "FAILED:missingParamMeetingID",
@@ -64,9 +67,11 @@ OUTCOME: dict[str, str] = {
     "publishRecordings": "FAILED:notFound",
     "updateRecordings": "FAILED:notFound",
     "deleteRecordings": "FAILED:notFound",
+    "getRecordingTextTracks": "FAILED:noRecordings",  # JSON, as BBB answers the text-track calls
+    "putRecordingTextTrack": "FAILED:noRecordings",
 }
-# No BBB call we serve (the JSON calls among them are answered unsupportedRequest, in XML, as Scalelite does).
-UNKNOWN_CALLS = ("nosuchcall", "CREATE", "create.xml", "getJoinUrl", "getRecordingTextTracks", "%00", "%ff%fe")
+# No BBB call we serve.
+UNKNOWN_CALLS = ("nosuchcall", "CREATE", "create.xml", "getJoinUrl", "%00", "%ff%fe")
 CALL_NAMES = (*CALLS, *UNKNOWN_CALLS)
 METHODS = ("GET", "POST", "PUT")
 ALL_METHODS = (*METHODS, "HEAD", "DELETE", "PATCH", "OPTIONS", "TRACE", "FOO")
@@ -239,6 +244,10 @@ def outcome(answer: Answer) -> str:
         assert answer.body == b"", answer.body
         return "302"
     assert answer.status == 200, f"HTTP {answer.status}"
+    if answer.headers.get("content-type") == "application/json":  # the text-track calls answer in JSON
+        response = json.loads(answer.body)["response"]
+        assert response["returncode"] in ("SUCCESS", "FAILED") and response.get("message"), answer.body[:200]
+        return f"{response['returncode']}:{response.get('messageKey', '')}"
     assert answer.headers.get("content-type") == XML_CONTENT_TYPE, answer.headers
     root = ElementTree.fromstring(answer.body)
     returncode, key = root.findtext("returncode"), root.findtext("messageKey") or ""
