@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("bench.bench_import", "bench.bench_api", "bench.bench_poller", "bench.bench_memory")
+MODULES = (
+    "bench.bench_import",
+    "bench.bench_api",
+    "bench.bench_poller",
+    "bench.bench_memory",
+    "bench.bench_recordings",
+)
 
 
 def main() -> None:

@@ -19,8 +19,12 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
-# Parts of 16 MiB, 4 at a time: at most ~64 MiB of a member in flight, whatever its size.
-TRANSFER = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4)
+# Parts of 8 MiB, 4 in flight and at most 4 read ahead (boto3 reads 10 ahead of a stream by default): a member costs
+# at most ~64 MiB of memory, whatever its size (bench_recordings measures the importer's peak).
+PART = 8 * 1024**2
+TRANSFER = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=4)
+TRANSFER.max_in_memory_upload_chunks = 4  # s3transfer's setting; boto3's constructor does not take it
+POOL = 64  # connections: publishRecordings copies 32 objects at a time
 DELETE_BATCH = 1000  # DeleteObjects' limit
 
 
@@ -28,8 +32,9 @@ class _ForwardOnly(io.RawIOBase):
     """A body read front to back. boto3's uploader asks `seekable()`, which some streams cannot answer (a member of a
     stream-mode tarfile raises AttributeError): it then uploads part by part, never holding the whole body."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: IO[bytes], head: bytes = b"") -> None:
         self._raw = raw
+        self._head = memoryview(head)
 
     def readable(self) -> bool:
         return True
@@ -38,9 +43,26 @@ class _ForwardOnly(io.RawIOBase):
         return False
 
     def readinto(self, buffer: Any) -> int:
+        if self._head:  # the bytes read ahead first
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
         data = self._raw.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+def _read_up_to(body: IO[bytes], size: int) -> bytes:
+    parts: list[bytes] = []
+    got = 0
+    while got < size:
+        chunk = body.read(size - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
 class S3ObjectStore:
@@ -49,7 +71,9 @@ class S3ObjectStore:
             "s3",
             region_name=region,
             endpoint_url=endpoint_url,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4"),
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4", max_pool_connections=POOL
+            ),
         )
 
     def open(self, bucket: str, key: str, *, etag: str | None = None) -> IO[bytes]:
@@ -94,7 +118,11 @@ class S3ObjectStore:
             extra["ContentDisposition"] = content_disposition
         if metadata:
             extra["Metadata"] = dict(metadata)
-        stream = io.BufferedReader(_ForwardOnly(body), buffer_size=1024 * 1024)
+        head = _read_up_to(body, PART + 1)
+        if len(head) <= PART:  # a small file (most of a recording): one PutObject, no transfer manager
+            self._client.put_object(Bucket=bucket, Key=key, Body=head, **extra)
+            return
+        stream = io.BufferedReader(_ForwardOnly(body, head), buffer_size=1024 * 1024)
         self._client.upload_fileobj(stream, bucket, key, ExtraArgs=extra, Config=TRANSFER)
 
     def list(self, bucket: str, prefix: str) -> Iterator[StoredObject]:
@@ -123,7 +151,12 @@ class S3ObjectStore:
             extra = {"Metadata": dict(metadata), "MetadataDirective": "REPLACE"}
             if source_type:
                 extra["ContentType"] = source_type
-        self._client.copy({"Bucket": bucket, "Key": source}, bucket, target, ExtraArgs=extra, Config=TRANSFER)
+        try:  # one CopyObject (up to 5 GB); the managed copy (a HEAD, then parts) only for larger objects
+            self._client.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source}, **extra)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("InvalidRequest", "EntityTooLarge"):
+                raise
+            self._client.copy({"Bucket": bucket, "Key": source}, bucket, target, ExtraArgs=extra, Config=TRANSFER)
 
     def presign_put(self, bucket: str, key: str, *, expires_in: int, content_type: str) -> PresignedUpload:
         url = self._client.generate_presigned_url(
