@@ -147,11 +147,6 @@ class Recording:
     updated_at: int = 0  # epoch seconds
     version: int = 0  # optimistic lock: every stored change increments it
 
-    @property
-    def counted_state(self) -> str:
-        """The state the per-tenant counters count it under."""
-        return self.state.value
-
 
 @dataclass(frozen=True)
 class RecordingOrigin:

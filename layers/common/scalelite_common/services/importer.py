@@ -30,12 +30,12 @@ from scalelite_common.domain.entities import Recording, RecordingOrigin, Recordi
 from scalelite_common.errors import ObjectChanged
 from scalelite_common.observability import logger, metrics
 from scalelite_common.services.ports import Notifier, ObjectStore, RecordingReady, Store
+from scalelite_common.services.recordings import PREFIXES
 from scalelite_common.services.uploads import UPLOAD_PREFIX, base_record_id
 
 FAILED_PREFIX = "failed/"
 IMPORT_PREFIX = "imports/"  # operator uploads (`scalelite recordings import`): no origin required
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
-PREFIXES = ("published", "unpublished")
 MAX_ATTEMPTS = 5  # imports of one object that failed transiently before the sweep gives up on it
 SWEEP_AGE = 900.0  # seconds an object may sit in the spool before the sweep imports it
 

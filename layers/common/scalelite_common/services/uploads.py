@@ -9,7 +9,6 @@ BBB returned (the recordID) with its server and tenant (`RecordingOrigin`); the 
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 import warnings
@@ -20,6 +19,7 @@ from typing import Any
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
+from scalelite_common.bbb.metadata import FORMAT, RECORD_ID
 from scalelite_common.config import Settings
 from scalelite_common.domain.entities import Server
 from scalelite_common.observability import logger
@@ -29,8 +29,6 @@ MAX_TOKEN_LIFETIME = 600  # seconds between now and `exp`
 LEEWAY = 30  # seconds of clock skew tolerated
 MAX_FORMATS = 32
 MAX_SINGLE_PUT = 5 * 1024**3  # S3's limit for one PUT (presigned multipart uploads are not offered yet)
-RECORD_ID = re.compile(r"^[0-9a-f]{40}-[0-9]{10,16}(-[0-9]{10,16})?$")
-FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ARCHIVE_TYPE = "application/x-tar"
 UPLOAD_PREFIX = "uploads/"
 

@@ -11,9 +11,9 @@ from scalelite_common.domain.entities import Recording, RecordingState
 from scalelite_common.errors import AdminError, AdminNotFound
 from scalelite_common.presenters.admin_json import recording_json
 from scalelite_common.services.admin.context import AdminContext
-from scalelite_common.services.importer import FAILED_PREFIX, IMPORT_PREFIX, PREFIXES
+from scalelite_common.services.importer import FAILED_PREFIX, IMPORT_PREFIX
 from scalelite_common.services.ports import ObjectStore
-from scalelite_common.services.recordings import RecordingService
+from scalelite_common.services.recordings import PREFIXES, RecordingService
 
 LIST_LIMIT = 10_000  # recordings a `recordings list` without --meeting-id shows at most
 STATES = {s.value for s in RecordingState}
