@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
-.PHONY: help shell deploy install venv sam-venv run test test-unit test-integration test-e2e lint format validate build bench deps lock deps-check clean
+.PHONY: help shell deploy install venv sam-venv run test test-unit test-integration test-e2e lint format validate build bench cost deps lock deps-check clean
 
 install: venv sam-venv ## idempotent set-up of both venvs
 
@@ -34,16 +34,17 @@ test-integration: venv ## integration tests only
 test-e2e: venv ## e2e tests only (they start the local stack)
 	@$(PY) -m pytest -q tests/e2e
 
-lint: venv ## ruff + mypy (strict on our packages)
+lint: venv ## ruff + mypy (strict on our packages) + template.yaml's CloudFront Functions match cloudfront/functions/
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy
+	@$(PY) scripts/cloudfront_functions.py --check
 
 format: venv ## ruff format + fixes
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
 
-validate: sam-venv ## cfn-lint, sam validate, offline SAM→CloudFormation translation + lint (cycle check)
+validate: sam-venv ## cfn-lint, sam validate (+ --lint), offline SAM→CloudFormation translation + lint (cycles), IAM least privilege
 	@$(SAMVENV)/bin/python scripts/sam_checks.py
 
 build: sam-venv deps-check ## sam build with the Lambda runtime's Python on PATH (layer deps from the lock)
@@ -57,6 +58,9 @@ shell: venv ## a shell with .venv activated (scalelite, bbbctl, scalelite-local 
 
 bench: venv ## benchmarks print their figures (targets in the output)
 	@$(PY) -m bench
+
+cost: venv ## monthly AWS cost at the reference load, from counts measured on the handlers (docs/cost.md)
+	@$(PY) -m bench.cost_model
 
 # uv (pinned in scripts/uv.sh) installs itself into .venv-uv on first use.
 # `make deps UPGRADE=boto3` upgrades one locked package, `make deps UPGRADE=all` all of them.

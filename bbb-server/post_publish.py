@@ -13,7 +13,7 @@ Modes (exactly one):
   --pending                  print the recordIDs still queued or not sent (a node is safe to scale in when empty)
 
 Exit codes: 0 stored (or nothing to do), 1 failed (retries ran out, or a local/permanent error), 2 refused by the
-balancer (HTTP 401/403: never retried), 64 bad command line.
+balancer (HTTP 401, or 403 from an older balancer: never retried), 64 bad command line.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class Failed(UploadError):
 
 
 class Refused(UploadError):
-    """The balancer refused the upload (HTTP 401/403)."""
+    """The balancer refused the upload (HTTP 401; 403 from balancers before the API stopped answering 403)."""
 
     exit_code = EXIT_REFUSED
 

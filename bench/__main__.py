@@ -10,6 +10,8 @@ MODULES = (
     "bench.bench_poller",
     "bench.bench_memory",
     "bench.bench_recordings",
+    "bench.bench_coldstart",  # init vs first request, per function: ≈ 40 s
+    "bench.cost_model",  # `make cost` alone: ≈ 30 s
 )
 
 

@@ -16,7 +16,9 @@ Steps (all run, the exit status is 1 if any failed):
    IAM, local CodeUri/ContentUri replaced by placeholder S3 URIs as ``sam package`` would), then
    ``cfn-lint`` on the translated JSON. This is the only step that sees the S3-notification circular
    dependency (E3004): steps 1-3 all pass a template that CloudFormation rejects at deploy time.
-5. Canary: the same translation of a copy of the template with a deliberate cycle (ImporterFunction's
+5. IAM least privilege (scripts/iam_check.py) on the translated template, where SAM's policy templates are
+   expanded: no wildcard write action, no write action on a `*` resource.
+6. Canary: the same translation of a copy of the template with a deliberate cycle (ImporterFunction's
    environment referencing SpoolBucket) must produce E3004, proving that step 4 can fail.
 """
 
@@ -224,6 +226,14 @@ def step_translate_and_lint(template_path: Path, args: argparse.Namespace) -> tu
     return not blocking, "\n".join(lines)
 
 
+def step_iam_least_privilege(template_path: Path, _: argparse.Namespace) -> tuple[bool, str]:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from iam_check import check_template
+
+    findings = check_template(translate(load_template(template_path)))
+    return not findings, "\n".join(str(f) for f in findings)
+
+
 def step_cycle_canary(template_path: Path, _: argparse.Namespace) -> tuple[bool, str]:
     template = load_template(template_path)
     importer = template.get("Resources", {}).get("ImporterFunction")
@@ -246,6 +256,7 @@ STEPS: list[tuple[str, Callable[[Path, argparse.Namespace], tuple[bool, str]]]] 
     ("sam validate --region us-east-1", step_sam_validate),
     ("sam validate --lint", step_sam_validate_lint),
     ("offline translate + cfn-lint (E3004 cycles)", step_translate_and_lint),
+    ("IAM least privilege (translated)", step_iam_least_privilege),
     ("cycle canary", step_cycle_canary),
 ]
 

@@ -22,6 +22,7 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "ScaleliteServerlessTest",
         "POWERTOOLS_SERVICE_NAME": "scalelite-test",
         "POWERTOOLS_DEV": "false",
+        "POWERTOOLS_METRICS_DISABLED": "true",  # tests/unit/test_observability.py re-enables it to check a flush
         "CONNECT_TIMEOUT": "1",
         "RESPONSE_TIMEOUT": "2",
         "SPOOL_BUCKET": "test-spool",
@@ -130,6 +131,9 @@ def _clear_metrics() -> Iterator[None]:
 
     metrics.clear_metrics()
     metrics.clear_default_dimensions()
+    from scalelite_common.observability import clear_metrics
+
+    clear_metrics()
 
 
 @pytest.fixture

@@ -6,22 +6,25 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from scalelite_cli import importing
+from scalelite_cli import importing, player
 from scalelite_cli.errors import CLIError, CommandFailed
 from scalelite_cli.render import (
     _secret,
     render_changes,
     render_mapping,
     render_meetings,
+    render_playback_status,
     render_recordings,
     render_servers,
     render_status,
     table,
 )
+from scalelite_cli.tenants import TenantCommands
 from scalelite_cli.transport import Invoker
 
 
@@ -33,7 +36,7 @@ class IOStreams:
     interactive: bool
 
 
-class Runner:
+class Runner(TenantCommands):
     def __init__(self, args: argparse.Namespace, invoker: Invoker, io: IOStreams) -> None:
         self.args = args
         self.invoker = invoker
@@ -225,9 +228,17 @@ class Runner:
         self.out(table(["KEY", "REASON"], rows) if rows else "No rejected uploads", result)
 
     def recordings_check(self) -> None:
-        result = self.call("recordings.check")
+        result = self.call("recordings.check", fix=bool(getattr(self.args, "fix", False)))
         lines = [
             f"files without a recording: {o['prefix']} ({o['files']} files)" for o in result["files_without_recording"]
+        ]
+        lines += [
+            f"misplaced: {m['record_id']} {m['format']} under {m['prefix']}/, belongs under {m['expected']}/ (--fix)"
+            for m in result.get("misplaced", [])
+        ]
+        lines += [
+            f"moved: {m['record_id']} {m['format']} from {m['prefix']}/ to {m['expected']}/"
+            for m in result.get("relocated", [])
         ]
         lines += [
             f"recording without files: {m['record_id']} {m['format']} (expected under {m['prefix']}/)"
@@ -261,6 +272,74 @@ class Runner:
             human + "\nThe importer takes them from the spool; see `scalelite recordings failed` for rejections.",
             {"uploaded": uploaded},
         )
+
+    # ---------------------------------------------------------------- playback
+    def playback_status(self) -> None:
+        result = self.call("playback.status")
+        self.out(render_playback_status(result), result)
+
+    def playback_install(self) -> None:
+        a = self.args
+        if a.from_server:
+            result = self.call("playback.install_from_server", server_id=a.from_server, version=a.player_version)
+            origin = result["activated"]["source"]
+        else:
+            result = self._install_dir(a.dir, a.player_version)
+            origin = a.dir
+        live = result["activated"]
+        lines = [f"Uploaded {result['uploaded']} files" if result["uploaded"] else "Already uploaded: nothing to send"]
+        lines += [f"Not copied: {s['path']} ({s['reason']})" for s in result.get("skipped", [])]
+        lines.append(
+            f"OK: player {live['version']} from {origin} is live ({live['files']} files, {_size(live['bytes'])})"
+            + (f"; previous: {live['previous']}" if live.get("previous") else "")
+        )
+        self.out("\n".join(lines), result)
+
+    def _install_dir(self, directory: str, version: str | None) -> dict[str, Any]:
+        files = player.scan(directory)
+        listing = [f.json() for f in files]
+        prepared = self.call("playback.prepare", files=listing, version=version)
+        name = prepared["version"]
+        uploaded = 0
+        if not prepared["installed"]:
+            by_path = {f.path: f for f in files}
+            grants: list[dict[str, Any]] = []
+            paths = [f.path for f in files]
+            for start in range(0, len(paths), PLAYER_URL_BATCH):
+                batch = paths[start : start + PLAYER_URL_BATCH]
+                grants += self.call("playback.upload_urls", version=name, paths=batch)["uploads"]
+            player.upload_all(grants, by_path, progress=self._count_progress("Uploading"))
+            self.call("playback.commit", version=name, files=listing, source=f"directory {Path(directory).resolve()}")
+            uploaded = len(files)
+        return {"version": name, "uploaded": uploaded, "skipped": [], "activated": self._activate(name)}
+
+    def _activate(self, version: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("playback.activate", version=version)
+        return result
+
+    def _count_progress(self, label: str) -> Callable[[int, int], None]:
+        if not self.io.interactive:
+            return _quiet
+
+        def show(done: int, total: int) -> None:
+            self.io.stderr.write(f"\r{label} {done}/{total} files")
+            if done >= total:
+                self.io.stderr.write("\n")
+            self.io.stderr.flush()
+
+        return show
+
+    def playback_activate(self) -> None:
+        live = self._activate(self.args.version)
+        previous = f" (previous: {live['previous']})" if live.get("previous") else ""
+        self.out(f"OK: player {live['version']} is live{previous}", live)
+
+
+PLAYER_URL_BATCH = 200  # the admin command's limit per call
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
 
 def _quiet(sent: int, total: int) -> None:

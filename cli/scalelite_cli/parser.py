@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from scalelite_cli import tenants
 from scalelite_cli.transport import DEFAULT_FUNCTION
 
 
@@ -142,5 +143,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(r, "import", "recordings_import", "upload recordings from disk to the importer")
     p.add_argument("paths", nargs="+", metavar="PATH", help="archive, <format>/<recordID>/ trees, or their parent")
     add(r, "failed", "recordings_failed", "uploads the importer rejected, with the reason")
-    add(r, "check", "recordings_check", "compare S3 and DynamoDB: files without a recording and the reverse")
+    p = add(r, "add-to-tenant", "recordings_add_to_tenant", "give the recordings without a tenant to this one")
+    p.add_argument("tenant_id", metavar="TENANT_ID")
+    p = add(r, "check", "recordings_check", "compare S3 and DynamoDB: files without a recording and the reverse")
+    p.add_argument("--fix", action="store_true", help="move misplaced files under the prefix their recording needs")
+
+    # A bare `playback` shows the status.
+    playback = commands.add_parser("playback", help="install, inspect or roll back the player", parents=[sub_common])
+    playback.set_defaults(handler="playback_status")
+    pb = playback.add_subparsers(dest="playback_command", required=False, metavar="ACTION", parser_class=_Parser)
+    add(pb, "status", "playback_status", "the live player version and every installed one")
+    p = add(pb, "install", "playback_install", "install a built bbb-playback and make it live")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("dir", nargs="?", metavar="DIR", help="the built player (index.html at its root)")
+    source.add_argument("--from-server", metavar="SERVER_ID", help="copy the player this pool server serves")
+    p.add_argument("--version", dest="player_version", help="version name (default: a hash of the files)")
+    add(pb, "activate", "playback_activate", "make an installed version live (rollback)").add_argument("version")
+
+    tenants.add_parsers(commands, add, _Parser, sub_common)
     return parser

@@ -1,4 +1,5 @@
-"""Text output: tables of servers, status and meetings, nested mappings, sync changes; secrets masked."""
+"""Text output: tables of servers, status, meetings and player versions, nested mappings, sync changes; secrets
+masked."""
 
 from __future__ import annotations
 
@@ -159,3 +160,27 @@ def render_recordings(recordings: list[dict[str, Any]]) -> str:
         for r in recordings
     ]
     return table(["RECORD ID", "MEETING ID", "NAME", "STATE", "PROTECTED", "FORMATS"], rows)
+
+
+def render_playback_status(status: dict[str, Any]) -> str:
+    """The live player, then every installed version (newest first)."""
+    live = status.get("live")
+    lines = (
+        [f"Live: {live['version']} (installed {live['installed_at']} from {live['source']}, {live['files']} files)"]
+        if live
+        else ["No player is installed: `scalelite playback install DIR` or `--from-server SERVER_ID`"]
+    )
+    versions = status.get("versions") or []
+    if versions:
+        rows = [
+            [
+                v["version"],
+                "*" if v.get("live") else "",
+                v.get("uploaded_at") or "incomplete upload",
+                v.get("files", 0),
+                v.get("source") or "",
+            ]
+            for v in versions
+        ]
+        lines += ["", table(["VERSION", "LIVE", "UPLOADED", "FILES", "SOURCE"], rows)]
+    return "\n".join(lines)

@@ -43,6 +43,20 @@ METHODS = {
 }
 HISTORY = 1000  # requests remembered for tests (`requests`, `calls()`)
 MAX_RECORDED_BODY = 16 * 1024  # bytes of each remembered body; size and digest are always of the whole body
+PLAYER_PATH = "/playback/presentation/2.3/"
+# A tiny stand-in for the built bbb-playback BBB serves at /playback/presentation/2.3/ (`scalelite playback install
+# --from-server`): index.html referencing one script and one stylesheet under static/, and a link to another origin.
+PLAYER_FILES: dict[str, tuple[str, bytes]] = {
+    "index.html": (
+        "text/html",
+        b'<!doctype html><html><head><meta charset="utf-8"><title>Playback</title>'
+        b'<link rel="icon" href="https://cdn.example.com/favicon.ico">'
+        b'<link rel="stylesheet" href="/playback/presentation/2.3/static/css/main.css"></head>'
+        b'<body><div id="root"></div><script defer src="static/js/main.js"></script></body></html>',
+    ),
+    "static/js/main.js": ("text/javascript", b'document.getElementById("root").textContent = "bbbsim player";\n'),
+    "static/css/main.css": ("text/css", b"#root { font-family: sans-serif; }\n"),
+}
 END_MESSAGE = (
     "A request to end the meeting was sent.  Please wait a few seconds, and then use the getMeetingInfo or "
     "isMeetingRunning API calls to verify that it was ended."
@@ -190,6 +204,7 @@ class BBBSimulator:
         self.meetings: dict[str, Meeting] = {}
         self.max_recorded_body = max_recorded_body
         self.requests: deque[RecordedRequest] = deque(maxlen=history)  # the oldest are forgotten
+        self.player_files = dict(PLAYER_FILES)  # path under /playback/presentation/2.3/ -> (type, body)
         self.fault: str | None = None
         self.fault_calls: set[str] | None = None
         self.failed_key = "internalError"
@@ -360,6 +375,13 @@ class BBBSimulator:
             return
         if parts.path.startswith("/html5client/"):
             self._send(req, 200, b"<html><body>simulated BBB client</body></html>", "text/html")
+            return
+        if parts.path.startswith(PLAYER_PATH) and req.command == "GET":
+            found = self.player_files.get(parts.path[len(PLAYER_PATH) :])
+            if found is None:
+                self._send(req, 404, b"not found", "text/plain")
+            else:
+                self._send(req, 200, found[1], found[0])
             return
         api = "/bigbluebutton/api"
         if not parts.path.startswith(api):

@@ -36,9 +36,8 @@ class Route:
     function: str
 
 
-# The path behaviours of the CloudFront distribution, first match wins (CloudFront's `/bigbluebutton/api*` is a
-# plain prefix). Everything is ApiFunction for now; recording playback (RecordingsBucket origin) joins here with
-# the recordings work.
+# The HTTP API's routes, first match wins (plain prefixes). Everything is ApiFunction; CloudFront's behaviours
+# (recording files from the bucket, the player) are the local edge's, in front of this gateway (edge.py).
 ROUTES: tuple[Route, ...] = (
     Route("/bigbluebutton/api", "ApiFunction"),
     Route("/scalelite/api", "ApiFunction"),
@@ -164,33 +163,11 @@ _INTERNAL_ERROR = b'{"message":"Internal Server Error"}'
 _MESSAGES = {400: "Bad Request", 413: "Request Entity Too Large"}
 
 
-class _Handler(QuietHandler):
-    server: GatewayServer
-    max_body = MAX_BODY
+class RefusingHandler(QuietHandler):
+    """Refuses malformed HTTP the way API Gateway does (a small JSON error body, then the connection closed);
+    the gateway's handler and the local edge's (which answers such requests the same way) build on it."""
 
-    def _serve(self) -> None:
-        request_id = uuid.uuid4().hex[:16]
-        try:
-            self._check_headers()
-            body = self.read_body()
-        except MalformedRequest as exc:
-            self.send_error(exc.status)
-            return
-        event = build_event(
-            self.command,
-            self.path,
-            list(self.headers.items()),
-            body,
-            self.client_address[0],
-            port=self.server.port,
-            request_id=request_id,
-        )
-        function = route(event["rawPath"], self.server.routes)
-        if function is None or self.server.invoker.resolve(function) is None:  # no route: API Gateway's 404
-            self._reply(404, [("content-type", "application/json")], b'{"message":"Not Found"}', request_id)
-            return
-        status, headers, data = self._invoke(function, event)
-        self._reply(status, headers, data, request_id)
+    max_body = MAX_BODY
 
     def _check_headers(self) -> None:
         if len(self.headers.get_all("Host") or []) > 1:  # RFC 9112 §3.2: more than one Host is a 400
@@ -228,6 +205,34 @@ class _Handler(QuietHandler):
         except OSError:
             pass  # the client is gone or slow: the answer has been sent either way
 
+
+class GatewayHandler(RefusingHandler):
+    server: GatewayServer
+
+    def _serve(self) -> None:
+        request_id = uuid.uuid4().hex[:16]
+        try:
+            self._check_headers()
+            body = self.read_body()
+        except MalformedRequest as exc:
+            self.send_error(exc.status)
+            return
+        event = build_event(
+            self.command,
+            self.path,
+            list(self.headers.items()),
+            body,
+            self.client_address[0],
+            port=self.server.port,
+            request_id=request_id,
+        )
+        function = route(event["rawPath"], self.server.routes)
+        if function is None or self.server.invoker.resolve(function) is None:  # no route: API Gateway's 404
+            self._reply(404, [("content-type", "application/json")], b'{"message":"Not Found"}', request_id)
+            return
+        status, headers, data = self._invoke(function, event)
+        self._reply(status, headers, data, request_id)
+
     def _invoke(self, function: str, event: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         json_type = [("content-type", "application/json")]
         try:
@@ -261,7 +266,7 @@ class _Handler(QuietHandler):
 class GatewayServer(LoopbackServer):
     def __init__(self, address: tuple[str, int], invoker: Invoker, routes: Sequence[Route] = ROUTES) -> None:
         self.routes = tuple(routes)
-        super().__init__(address, _Handler, invoker)
+        super().__init__(address, GatewayHandler, invoker)
 
     def timeout_for(self, function: str) -> float:
         fn = self.invoker.resolve(function)

@@ -13,16 +13,22 @@ import time
 import warnings
 from types import FrameType
 
+from scalelite_local.cloudfront import FunctionError
+from scalelite_local.edge import EdgeConfigError
 from scalelite_local.stack import Config, LocalStack
 
 
 def banner(stack: LocalStack) -> str:
     api_url = stack.api_url.rstrip("/")  # as the stack's outputs (ApiUrl, BigBlueButtonApiUrl) give it
+    assert stack.edge is not None
+    buckets = sorted({o.bucket for o in stack.edge.edge.distribution.origins.values() if o.bucket})
     lines = [
         "",
         "Scalelite Serverless local stack is ready.",
         f"  BBB API URL:   {api_url}",
         f"  BBB secret:    {stack.secret}",
+        f"  Edge:          {stack.gateway_url}   (CloudFront's behaviours: the API, the player and recording files "
+        f"from {', '.join(buckets)})",
         f"  Lambda API:    {stack.lambda_url}   (functions: {', '.join(stack.template.functions)})",
         f"  AWS (moto):    {stack.aws_url}   (tables: {', '.join(stack.template.tables)}; buckets: "
         + ", ".join(stack.template.local_bucket_name(b) for b in stack.template.buckets)
@@ -85,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scalelite-local: interrupted", file=sys.stderr)
         return 130
+    except (FunctionError, EdgeConfigError) as exc:
+        print(f"scalelite-local: could not start the edge: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(
             f"scalelite-local: could not start: {exc} (a port in use? set SCALELITE_PORT, SCALELITE_LAMBDA_PORT "

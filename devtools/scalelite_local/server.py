@@ -42,13 +42,14 @@ class ConnectionTracking(socketserver.BaseServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
-class LoopbackServer(ConnectionTracking, ThreadingHTTPServer):
+class ThreadedServer(ConnectionTracking, ThreadingHTTPServer):
+    """A loopback HTTP server on its own thread: `start(name)`, `close()`, `port` (the bound one)."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], invoker: Invoker) -> None:
-        self.invoker = invoker
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         self._thread: threading.Thread | None = None
         super().__init__(address, handler)
 
@@ -69,6 +70,14 @@ class LoopbackServer(ConnectionTracking, ThreadingHTTPServer):
             self._thread = None
         self.server_close()
         self.drop_connections()
+
+
+class LoopbackServer(ThreadedServer):
+    """A server whose handlers invoke functions (the gateway, the Lambda API)."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], invoker: Invoker) -> None:
+        self.invoker = invoker
+        super().__init__(address, handler)
 
 
 MAX_LINE = 8192  # a chunk-size or trailer line longer than this is malformed

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scalelite_local.aws import MotoServer, create_queues, create_resources
+from scalelite_local.aws import MotoServer, client, create_queues, create_resources
+from scalelite_local.cloudfront import NodeFunctions
+from scalelite_local.edge import Edge, EdgeServer, distribution
 from scalelite_local.gateway import ROUTES, GatewayServer, Route
 from scalelite_local.invoker import MAX_CONCURRENCY, Invoker
 from scalelite_local.lambda_api import LambdaApiServer
@@ -34,6 +36,7 @@ class Config:
     simulated_servers: int = 2
     poll_interval: float | None = None  # None: $POLL_INTERVAL, else the template's default
     secret: str | None = None  # None: $LOADBALANCER_SECRET, else a generated one
+    playback_cookie_secret: str | None = None  # None: $PLAYBACK_COOKIE_SECRET, else a generated one
     template_path: Path = TEMPLATE
     overrides: Mapping[str, str] = field(default_factory=dict)  # function env that wins over everything (tests)
     handlers: Mapping[str, Handler] = field(default_factory=dict)  # stand-in handlers by function (tests)
@@ -74,6 +77,7 @@ class Config:
             simulated_servers=int(number("SIMULATED_SERVERS", 2) or 0),
             poll_interval=poll,
             secret=env.get("LOADBALANCER_SECRET") or None,
+            playback_cookie_secret=env.get("PLAYBACK_COOKIE_SECRET") or None,
         )
 
 
@@ -83,7 +87,9 @@ class LocalStack:
         self.template = Template(load(self.config.template_path))
         self.moto: MotoServer | None = None
         self.invoker: Invoker | None = None
-        self.gateway: GatewayServer | None = None
+        self.gateway: GatewayServer | None = None  # on an internal port: viewers reach it through the edge
+        self.edge: EdgeServer | None = None  # CloudFront: on `config.port`, in front of the gateway and the bucket
+        self.node: NodeFunctions | None = None  # runs the edge's CloudFront Functions
         self.lambda_api: LambdaApiServer | None = None
         self.schedules: dict[str, Schedule] = {}
         self.notifiers: dict[str, BucketNotifier] = {}
@@ -91,12 +97,20 @@ class LocalStack:
         self.simulators: list[Any] = []
         self.servers: list[dict[str, Any]] = []
         self.secret = ""
+        self.playback_cookie_secret = ""
         self.load_errors: dict[str, str] = {}
         self._saved_env: dict[str, str] | None = None
 
     # ----------------------------------------------------------------------------- urls
     @property
     def gateway_url(self) -> str:
+        """The URL viewers and LMSs use: the edge (CloudFront), which routes to the gateway or the bucket."""
+        assert self.edge is not None, "not started"
+        return f"http://{HOST}:{self.edge.port}"
+
+    @property
+    def internal_gateway_url(self) -> str:
+        """The API Gateway emulation itself, as CloudFront's API origin (bypasses the edge's rules)."""
         assert self.gateway is not None, "not started"
         return f"http://{HOST}:{self.gateway.port}"
 
@@ -145,17 +159,34 @@ class LocalStack:
         # The queues' URLs are moto's: from now on `!Ref <queue>` resolves (CALLBACK_QUEUE_URL, outputs).
         self.template = dataclasses.replace(self.template, queue_urls=create_queues(self.template, self.moto.endpoint))
         self.secret = cfg.secret or os.environ.get("LOADBALANCER_SECRET") or generate_secret()
+        self.playback_cookie_secret = (
+            cfg.playback_cookie_secret or os.environ.get("PLAYBACK_COOKIE_SECRET") or _cookie_secret()
+        )
         self._configure_environment()
+        self.playback_cookie_secret = os.environ["PLAYBACK_COOKIE_SECRET"]  # what the functions got (overrides win)
         self.invoker = Invoker(self.template, cfg.max_concurrency, cfg.handlers)
         self.load_errors = self.invoker.preload()
         for name, error in self.load_errors.items():
             print(f"scalelite-local: warning: {name} cannot be loaded ({error}); invoking it fails", file=sys.stderr)
-        self.gateway = GatewayServer((HOST, cfg.port), self.invoker, cfg.routes)
-        # The gateway's port is bound by now: its URLs are what a deployed stack's URL outputs would give.
+        self.gateway = GatewayServer((HOST, 0), self.invoker, cfg.routes)
+        routing = distribution(self.template)
+        if any(b.function is not None for b in routing.behaviours):
+            self.node = NodeFunctions().start()  # FunctionError when node is missing: the edge cannot work
+        edge = Edge(
+            routing,
+            api=(HOST, self.gateway.port),
+            s3=client("s3", self.moto.endpoint),
+            functions=self.node,
+            cookie_secret=self.playback_cookie_secret,
+        )
+        self.edge = EdgeServer((HOST, cfg.port), edge)
+        edge.domain = f"{HOST}:{self.edge.port}"
+        # The edge's port is bound by now: its URLs are what a deployed stack's URL outputs would give.
         api_url = self.api_url.rstrip("/")
         outputs = self.template.outputs({"ApiUrl": api_url, "BigBlueButtonApiUrl": api_url})
         self.lambda_api = LambdaApiServer((HOST, cfg.lambda_port), self.invoker, outputs=outputs)
         self.gateway.start("local-gateway")
+        self.edge.start("local-edge")
         self.lambda_api.start("local-lambda-api")
         self._start_simulators()
         self._start_schedules()
@@ -172,7 +203,11 @@ class LocalStack:
             "AWS_PROFILE",
             "AWS_DEFAULT_PROFILE",
             "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-            "LOADBALANCER_SECRET_ARN",  # locally the secret is plain env, never Secrets Manager
+            "LOADBALANCER_SECRET_ARN",  # locally the secrets are plain env, never Secrets Manager
+            "PLAYBACK_COOKIE_SECRET_ARN",
+            "CLOUDFRONT_DISTRIBUTION_ID_PARAMETER",  # the local edge caches nothing: no invalidations
+            "CLOUDFRONT_DISTRIBUTION_ID",
+            "ORIGIN_VERIFY_SECRET_ARN",  # no CloudFront in front locally: the API checks no origin header
         ]:
             env.pop(name, None)
         env.update(
@@ -185,6 +220,7 @@ class LocalStack:
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon
                 "LOADBALANCER_SECRET": self.secret,
+                "PLAYBACK_COOKIE_SECRET": self.playback_cookie_secret,  # the edge's functions use the same key
             }
         )
         env.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -201,6 +237,10 @@ class LocalStack:
                         file=sys.stderr,
                     )
         merged.pop("LOADBALANCER_SECRET_ARN", None)
+        merged.pop("PLAYBACK_COOKIE_SECRET_ARN", None)
+        merged.pop("CLOUDFRONT_DISTRIBUTION_ID_PARAMETER", None)
+        merged.pop("CLOUDFRONT_DISTRIBUTION_ID", None)
+        merged.pop("ORIGIN_VERIFY_SECRET_ARN", None)
         for name, value in merged.items():
             env.setdefault(name, value)
         env.setdefault("POWERTOOLS_SERVICE_NAME", "scalelite-serverless")
@@ -285,10 +325,13 @@ class LocalStack:
         for poller in self.queue_pollers.values():
             poller.stop()
         self.schedules, self.notifiers, self.queue_pollers = {}, {}, {}
-        for server in (self.gateway, self.lambda_api):
+        for server in (self.edge, self.gateway, self.lambda_api):
             if server is not None:
                 server.close()
-        self.gateway = self.lambda_api = None
+        self.edge = self.gateway = self.lambda_api = None
+        if self.node is not None:
+            self.node.close()
+            self.node = None
         if self.simulators:  # before the invoker: releases handlers waiting on a simulated server
             from bbbsim import stop_simulators
 
@@ -316,6 +359,14 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _cookie_secret() -> str:
+    """Like the template's PlaybackCookieSecret: 64 letters and digits."""
+    import secrets
+    import string
+
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(64))
 
 
 def _number(value: float) -> str:

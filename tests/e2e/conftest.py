@@ -40,7 +40,8 @@ def stack() -> Iterator[LocalStack]:
             notify_period=0.2,
             queue_period=0.2,
             # Callback retries a second apart (tests/e2e/test_local_callbacks.py), not minutes.
-            overrides={"CALLBACK_RETRY_DELAYS": "1,1,1"},
+            # Recordings imported protected, as Scalelite does with protection on (tests/e2e/test_local_playback.py).
+            overrides={"CALLBACK_RETRY_DELAYS": "1,1,1", "PROTECTED_RECORDINGS_ENABLED": "true"},
         )
     )
     local.start()

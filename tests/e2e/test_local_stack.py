@@ -124,12 +124,13 @@ def test_resources_and_environment_come_from_the_template(stack: LocalStack) -> 
         "MeetingsTable",
         "RecordingsTable",
         "ServersTable",
+        "TenantsTable",
         "UploadsTable",
         "VoiceBridgesTable",
     ]
     meetings = dynamodb.describe_table(TableName="MeetingsTable")["Table"]
     assert meetings["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    assert [i["IndexName"] for i in meetings["GlobalSecondaryIndexes"]] == ["server-index"]
+    assert [i["IndexName"] for i in meetings["GlobalSecondaryIndexes"]] == ["server-index", "tenant-index"]
     ttl = dynamodb.describe_time_to_live(TableName="MeetingsTable")["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
     buckets = {b["Name"] for b in aws_client("s3", stack.aws_url).list_buckets()["Buckets"]}
@@ -139,6 +140,8 @@ def test_resources_and_environment_come_from_the_template(stack: LocalStack) -> 
         "CallbackDeadLetterQueue",
         "CallbackQueue",
         "ImporterDeadLetterQueue",
+        "PollerDeadLetterQueue",
+        "ScheduleDeadLetterQueue",
     ]
 
     env = os.environ

@@ -1,10 +1,10 @@
-"""FakePoster (the HttpPoster port): answers scripted statuses (or raises) and records every POST."""
+"""FakePoster (the HttpPoster port): answers scripted statuses (or raises) and records every POST (form or JSON)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 Answer = int | BaseException
 
@@ -12,7 +12,9 @@ Answer = int | BaseException
 @dataclass(frozen=True)
 class Posted:
     url: str
-    fields: dict[str, str]
+    fields: dict[str, str]  # a form POST's fields; {} for a JSON POST
+    body: bytes = b""  # a JSON POST's body
+    headers: dict[str, str] = field(default_factory=dict)  # a JSON POST's added headers
 
 
 class FakePoster:
@@ -26,11 +28,18 @@ class FakePoster:
         self._lock = threading.Lock()
 
     def post_form(self, url: str, fields: Mapping[str, str]) -> int:
+        return self._answer(Posted(url, dict(fields)), fields)
+
+    def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """Recorded like a form POST; `pick` sees the headers (the bearer token) as its fields."""
+        return self._answer(Posted(url, {}, body, dict(headers)), headers)
+
+    def _answer(self, posted: Posted, seen: Mapping[str, str]) -> int:
         with self._lock:
-            self.posts.append(Posted(url, dict(fields)))
+            self.posts.append(posted)
             answer = self.answers[min(len(self.posts), len(self.answers)) - 1]
         if self.pick:
-            answer = self.pick(url, fields)  # outside the lock: concurrent posts stay concurrent
+            answer = self.pick(posted.url, seen)  # outside the lock: concurrent posts stay concurrent
         if isinstance(answer, BaseException):
             raise answer
         return answer

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from scalelite_common.errors import ObjectChanged
-from scalelite_common.services.ports import PresignedUpload, RecordingReady, StoredObject
+from scalelite_common.services.ports import AnalyticsCallback, PresignedUpload, RecordingReady, StoredObject
 
 
 @dataclass
@@ -21,6 +21,7 @@ class FakeObject:
     content_disposition: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     last_modified: float = field(default_factory=time.time)
+    cache_control: str | None = None
 
     @property
     def etag(self) -> str:
@@ -58,16 +59,24 @@ class InMemoryObjectStore:
         content_type: str,
         content_disposition: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        cache_control: str | None = None,
     ) -> None:
         data = body.read()
         with self._lock:
-            self.bucket(bucket)[key] = FakeObject(data, content_type, content_disposition, dict(metadata or {}))
+            self.bucket(bucket)[key] = FakeObject(
+                data, content_type, content_disposition, dict(metadata or {}), cache_control=cache_control
+            )
 
     def list(self, bucket: str, prefix: str) -> Iterator[StoredObject]:
         with self._lock:
             found = sorted((k, o) for k, o in self.bucket(bucket).items() if k.startswith(prefix))
         for key, obj in found:
             yield StoredObject(key, len(obj.body), obj.etag, obj.last_modified)
+
+    def list_folders(self, bucket: str, prefix: str) -> Sequence[str]:
+        with self._lock:
+            keys = [k for k in self.bucket(bucket) if k.startswith(prefix)]
+        return sorted({prefix + k[len(prefix) :].split("/", 1)[0] + "/" for k in keys if "/" in k[len(prefix) :]})
 
     def delete(self, bucket: str, keys: Sequence[str]) -> None:
         with self._lock:
@@ -78,20 +87,48 @@ class InMemoryObjectStore:
         with self._lock:
             obj = self.bucket(bucket)[source]
             kept = dict(obj.metadata if metadata is None else metadata)
-            self.bucket(bucket)[target] = FakeObject(obj.body, obj.content_type, obj.content_disposition, kept)
+            self.bucket(bucket)[target] = FakeObject(
+                obj.body, obj.content_type, obj.content_disposition, kept, cache_control=obj.cache_control
+            )
 
-    def presign_put(self, bucket: str, key: str, *, expires_in: int, content_type: str) -> PresignedUpload:
+    def presign_put(
+        self, bucket: str, key: str, *, expires_in: int, content_type: str, cache_control: str | None = None
+    ) -> PresignedUpload:
+        headers = {"Content-Type": content_type} | ({"Cache-Control": cache_control} if cache_control else {})
         return PresignedUpload(
             url=f"https://{bucket}.s3.example/{key}?X-Amz-Expires={expires_in}",
             method="PUT",
-            headers={"Content-Type": content_type},
+            headers=headers,
             expires=int(time.time()) + expires_in,
         )
 
 
 class RecordingNotifier:
-    def __init__(self) -> None:
+    """The Notifier port: remembers what was queued; `fail` makes `analytics` raise it."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
         self.sent: list[RecordingReady] = []
+        self.analytics_sent: list[AnalyticsCallback] = []
+        self.fail = fail
 
     def recording_ready(self, callback: RecordingReady) -> None:
         self.sent.append(callback)
+
+    def analytics(self, callback: AnalyticsCallback) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.analytics_sent.append(callback)
+
+
+class RecordingEdgeCache:
+    """The EdgeCache port: remembers each invalidation (one list of paths per call)."""
+
+    def __init__(self) -> None:
+        self.invalidations: list[list[str]] = []
+
+    def invalidate(self, paths: Sequence[str]) -> None:
+        self.invalidations.append(list(paths))
+
+    @property
+    def paths(self) -> set[str]:
+        return {p for batch in self.invalidations for p in batch}

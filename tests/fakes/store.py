@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from scalelite_common.config import DEFAULT_TENANT
 from scalelite_common.domain.entities import (
     CallbackData,
     Meeting,
@@ -19,7 +20,21 @@ from scalelite_common.domain.entities import (
     Server,
     ServerState,
 )
-from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone, StoreConflict
+from scalelite_common.domain.tenants import (
+    Tenant,
+    TenantSetting,
+    TenantUsage,
+    meeting_id_claim,
+    meeting_id_claim_key,
+)
+from scalelite_common.errors import (
+    PlacementConflict,
+    ServerExists,
+    ServerGone,
+    StoreConflict,
+    TenantGone,
+    TenantNameTaken,
+)
 from scalelite_common.services.ports import RecordingPage
 
 _SERVER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Server) if f.default is not dataclasses.MISSING}
@@ -44,6 +59,9 @@ class InMemoryStore:
         self.tokens: dict[str, int] = {}
         self.pending: dict[tuple[str, str, str], int] = {}  # (server, record, key) → expires_at
         self.attempts: dict[str, int] = {}
+        self.tenants: dict[str, Tenant] = {}
+        self.tenant_settings: dict[str, TenantSetting] = {}
+        self.usage_queries = 0  # tenant_usage calls (the limit checks' one extra read)
 
     # ------------------------------------------------------------------ servers
     def list_servers(self) -> list[Server]:
@@ -139,6 +157,11 @@ class InMemoryStore:
             held = self.meetings.get(key)
             if held is not None and not held.expires_at < int(now):
                 reasons.add("meeting")
+            id_claim = meeting_id_claim(meeting.tenant_id, meeting.meeting_id)
+            # The default tenant claims nothing but may not take an id a tenant's live meeting claimed.
+            claim = self.voice_bridges.get(id_claim or meeting_id_claim_key(meeting.meeting_id))
+            if claim is not None and claim[1] >= int(now) and claim[0] != key:
+                reasons.add("meeting_id")
             if meeting.voice_bridge:
                 claim = self.voice_bridges.get(meeting.voice_bridge)
                 if claim is not None and claim[1] >= int(now) and claim[0] != key:
@@ -156,6 +179,8 @@ class InMemoryStore:
                 raise PlacementConflict(reasons)
             assert stored is not None
             self.meetings[key] = dataclasses.replace(meeting)
+            if id_claim is not None:
+                self.voice_bridges[id_claim] = (key, meeting.expires_at)
             if meeting.voice_bridge:
                 self.voice_bridges[meeting.voice_bridge] = (key, meeting.expires_at)
             stored.load_adjust += meeting.reservation
@@ -212,10 +237,13 @@ class InMemoryStore:
             ):
                 return False
             del self.meetings[key]
-            if voice_bridge and meeting.voice_bridge:
-                claim = self.voice_bridges.get(meeting.voice_bridge)
-                if claim is not None and claim[0] == key:
-                    del self.voice_bridges[meeting.voice_bridge]
+            numbers = [meeting_id_claim(meeting.tenant_id, meeting.meeting_id)]
+            if voice_bridge:
+                numbers.append(meeting.voice_bridge)
+            for number in numbers:
+                claim = self.voice_bridges.get(number) if number else None
+                if number and claim is not None and claim[0] == key:
+                    del self.voice_bridges[number]
             return True
 
     def extend_meeting(self, meeting: Meeting, expires_at: int) -> bool:
@@ -225,9 +253,10 @@ class InMemoryStore:
             if stored is None:
                 return False
             stored.expires_at = expires_at
-            claim = self.voice_bridges.get(meeting.voice_bridge) if meeting.voice_bridge else None
-            if claim is not None and claim[0] == key:
-                self.voice_bridges[meeting.voice_bridge] = (key, expires_at)
+            for number in (meeting.voice_bridge, meeting_id_claim(meeting.tenant_id, meeting.meeting_id)):
+                claim = self.voice_bridges.get(number) if number else None
+                if number and claim is not None and claim[0] == key:
+                    self.voice_bridges[number] = (key, expires_at)
             return True
 
     def meetings_on_server(self, server_id: str) -> list[Meeting]:
@@ -238,6 +267,26 @@ class InMemoryStore:
         with self._lock:
             meetings = [dataclasses.replace(m) for m in self.meetings.values()]
         yield from meetings
+
+    def tenant_usage(self, tenant_id: str, *, now: float, exclude_meeting_id: str | None = None) -> TenantUsage:
+        with self._lock:
+            self.usage_queries += 1
+            # As the sparse tenant index: the default tenant's meetings are not in it.
+            live = [
+                m for m in self.meetings.values() if m.tenant_id == tenant_id != DEFAULT_TENANT and m.expires_at >= now
+            ]
+            return TenantUsage(
+                meetings=sum(1 for m in live if m.meeting_id != exclude_meeting_id),
+                attendees=sum(m.attendees for m in live),
+            )
+
+    def record_attendance(self, meeting: Meeting, participants: int, polled_joins: int) -> bool:
+        with self._lock:
+            stored = self.meetings.get(_key(meeting.tenant_id, meeting.meeting_id))
+            if stored is None or (stored.server_id, stored.created_at) != (meeting.server_id, meeting.created_at):
+                return False
+            stored.participants, stored.polled_joins = participants, polled_joins
+            return True
 
     def voice_bridge_owner(self, voice_bridge: str) -> str | None:
         with self._lock:
@@ -352,3 +401,50 @@ class InMemoryStore:
         with self._lock:
             self.attempts[key] = self.attempts.get(key, 0) + 1
             return self.attempts[key]
+
+    # ------------------------------------------------------------------ tenants
+    def list_tenants(self) -> list[Tenant]:
+        with self._lock:
+            return sorted(self.tenants.values(), key=lambda t: t.name)
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        with self._lock:
+            return self.tenants.get(tenant_id)
+
+    def tenant_by_name(self, name: str) -> Tenant | None:
+        with self._lock:
+            return next((t for t in self.tenants.values() if t.name == name), None)
+
+    def add_tenant(self, tenant: Tenant) -> None:
+        with self._lock:
+            if tenant.id in self.tenants or self.tenant_by_name(tenant.name) is not None:
+                raise TenantNameTaken(tenant.name)
+            self.tenants[tenant.id] = tenant
+
+    def update_tenant(self, tenant: Tenant, *, previous: Tenant) -> None:
+        with self._lock:
+            stored = self.tenants.get(previous.id)
+            if stored is None or stored.name != previous.name:  # DynamoStore's condition: the claim it moves
+                raise TenantGone(previous.id)
+            holder = self.tenant_by_name(tenant.name)
+            if holder is not None and holder.id != tenant.id:
+                raise TenantNameTaken(tenant.name)
+            self.tenants[tenant.id] = tenant
+
+    def delete_tenant(self, tenant: Tenant) -> None:
+        with self._lock:
+            if self.tenants.pop(tenant.id, None) is None:
+                raise TenantGone(tenant.id)
+
+    def list_settings(self, tenant_id: str | None = None) -> list[TenantSetting]:
+        with self._lock:
+            found = [x for x in self.tenant_settings.values() if tenant_id is None or x.tenant_id == tenant_id]
+            return sorted(found, key=lambda x: x.id)
+
+    def add_setting(self, setting: TenantSetting) -> None:
+        with self._lock:
+            self.tenant_settings[setting.id] = setting
+
+    def delete_setting(self, setting_id: str) -> TenantSetting | None:
+        with self._lock:
+            return self.tenant_settings.pop(setting_id, None)

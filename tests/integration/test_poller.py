@@ -367,9 +367,11 @@ def test_deadline_is_respected_with_a_hanging_server(
 
 
 def test_handler_runs_one_cycle_and_emits_metrics(
-    store: Any, simulators: SimFactory, capsys: pytest.CaptureFixture[str]
+    store: Any, simulators: SimFactory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from scalelite_poller.handler import handler
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # tests silence EMF; this one reads it
 
     sim = simulators()
     sim.add_meeting("m", participants=5, create_time_ms=HOUR_AGO_MS)

@@ -109,7 +109,8 @@ def test_uploads_are_refused_to_other_servers_replays_and_bad_tokens(
     hosted: tuple[Any, str], servers: list[Any]
 ) -> None:
     server, record_id = hosted
-    assert ask_upload(servers[1], record_id).status == 403
+    refused = ask_upload(servers[1], record_id)  # 401 with its own message: the API never answers 403
+    assert refused.status == 401 and json.loads(refused.body)["error"].startswith("Upload refused: ")
     forged = call_api(
         "POST",
         "/scalelite/api/recordingUpload",
@@ -180,9 +181,12 @@ def test_text_tracks_round_trip(store: Any, hosted: tuple[Any, str]) -> None:
     )
     tracks = json.loads(listed.body)["response"]["tracks"]
     assert [(t["kind"], t["lang"], t["label"]) for t in tracks] == [("subtitles", "en-US", "English")]
-    vtt = call_api("GET", urlsplit(tracks[0]["href"]).path)
-    assert vtt.status == 200 and vtt.body.startswith("WEBVTT") and "00:00:01.000 --> 00:00:02.500" in vtt.body
+    # The edge serves the href from the bucket (`/presentation/…` → `published/presentation/…`, docs/playback.md).
+    href = urlsplit(tracks[0]["href"]).path
+    assert href == f"/presentation/{record_id}/caption_en-US.vtt"
     s3 = boto3.client("s3", region_name="us-east-1")
+    vtt = s3.get_object(Bucket=BUCKET, Key="published" + href)["Body"].read().decode()
+    assert vtt.startswith("WEBVTT") and "00:00:01.000 --> 00:00:02.500" in vtt
     captions = json.loads(
         s3.get_object(Bucket=BUCKET, Key=f"published/presentation/{record_id}/captions.json")["Body"].read()
     )

@@ -42,8 +42,8 @@ def _server(store: Any, server_id: str = "a", **kw: Any) -> Server:
 
 def _meeting(meeting_id: str = "m", server_id: str = "a", **kw: Any) -> Meeting:
     now = int(time.time())
-    fields: dict[str, Any] = {"created_at": now, "expires_at": now + 3600, "reservation": 2.0, **kw}
-    return Meeting(tenant_id="t", meeting_id=meeting_id, server_id=server_id, **fields)
+    fields: dict[str, Any] = {"tenant_id": "t", "created_at": now, "expires_at": now + 3600, "reservation": 2.0, **kw}
+    return Meeting(meeting_id=meeting_id, server_id=server_id, **fields)
 
 
 def test_servers_add_update_remove(any_store: Any) -> None:
@@ -243,3 +243,67 @@ def test_origins_tokens_and_pending_uploads(any_store: Any) -> None:
     any_store.remove_pending_upload("bbb1", "r1", "uploads/bbb1/r1/a.tar")
     assert any_store.pending_uploads("bbb1") == [] and any_store.pending_uploads("bbb2") == []
     assert [any_store.count_import_attempt("uploads/x.tar", expires_at=now + 60) for _ in range(3)] == [1, 2, 3]
+
+
+def test_tenants_share_one_meeting_id_namespace(any_store: Any) -> None:
+    """A live meeting of one tenant keeps its meetingID from every other tenant; ending it frees the id, and the
+    claim follows the mapping's TTL (extend, expiry). The default tenant (no multitenancy) claims nothing."""
+    server = _server(any_store)
+    now = time.time()
+    mine = _meeting("shared", tenant_id="t1")
+    any_store.place_meeting(mine, server, now=now, exact=False)
+    with pytest.raises(PlacementConflict) as taken:
+        any_store.place_meeting(_meeting("shared", tenant_id="t2"), server, now=now, exact=False)
+    assert taken.value.reasons == {"meeting_id"}
+    assert any_store.get_meeting("t2", "shared") is None and any_store.get_meeting("t1", "shared") is not None
+    assert any_store.get_server("a").load_adjust == 2.0  # the refused placement reserved nothing
+
+    assert any_store.extend_meeting(mine, int(now) + 7200)
+    with pytest.raises(PlacementConflict):  # still claimed an hour later: the claim moved with the mapping
+        any_store.place_meeting(_meeting("shared", tenant_id="t2"), server, now=now + 3700, exact=False)
+
+    assert any_store.release_meeting(any_store.get_meeting("t1", "shared"), voice_bridge=False)
+    any_store.place_meeting(_meeting("shared", tenant_id="t2"), server, now=now, exact=False)  # free again
+    assert any_store.get_meeting("t2", "shared") is not None
+
+    expired = _meeting("old", tenant_id="t1", expires_at=int(now) - 5)
+    any_store.place_meeting(expired, server, now=now - 100, exact=False)
+    any_store.place_meeting(_meeting("old", tenant_id="t2"), server, now=now, exact=False)  # an expired claim
+
+    any_store.place_meeting(_meeting("plain", tenant_id="default"), server, now=now, exact=False)
+    any_store.place_meeting(_meeting("plain", tenant_id="t1"), server, now=now, exact=False)
+    assert any_store.voice_bridge_owner("id#plain") == "t1#plain"
+
+
+def test_tenants_names_are_unique_and_renames_move_them(any_store: Any) -> None:
+    from scalelite_common.domain.tenants import SettingMode, Tenant, TenantSetting
+    from scalelite_common.errors import TenantGone, TenantNameTaken
+
+    t1 = Tenant(id="id-1", name="t1", secrets=("a", "b"), max_meetings=3)
+    any_store.add_tenant(t1)
+    any_store.add_tenant(Tenant(id="id-2", name="t2", secrets=("c",)))
+    with pytest.raises(TenantNameTaken):
+        any_store.add_tenant(Tenant(id="id-3", name="t1", secrets=("x",)))
+    assert [t.name for t in any_store.list_tenants()] == ["t1", "t2"]
+    assert any_store.tenant_by_name("t1") == t1 and any_store.get_tenant("id-1") == t1
+    assert any_store.tenant_by_name("nope") is None and any_store.get_tenant("nope") is None
+
+    with pytest.raises(TenantNameTaken):
+        any_store.update_tenant(dataclasses.replace(t1, name="t2"), previous=t1)
+    renamed = dataclasses.replace(t1, name="t9", secrets=("z",), max_attendees=5)
+    any_store.update_tenant(renamed, previous=t1)
+    assert any_store.tenant_by_name("t1") is None and any_store.tenant_by_name("t9") == renamed
+    with pytest.raises(TenantGone):  # `previous` is stale: the tenant was renamed since
+        any_store.update_tenant(dataclasses.replace(t1, secrets=("q",)), previous=t1)
+    any_store.add_tenant(Tenant(id="id-3", name="t1", secrets=("x",)))  # the old name is free
+
+    setting = TenantSetting(id="s1", tenant_id="id-2", param="maxParticipants", value="50", mode=SettingMode.CAP)
+    any_store.add_setting(setting)
+    any_store.add_setting(TenantSetting(id="s2", tenant_id="id-3", param="record", value="false"))
+    assert any_store.list_settings("id-2") == [setting] and len(any_store.list_settings()) == 2
+    assert any_store.delete_setting("s1") == setting and any_store.delete_setting("s1") is None
+
+    any_store.delete_tenant(renamed)
+    with pytest.raises(TenantGone):
+        any_store.delete_tenant(renamed)
+    assert any_store.tenant_by_name("t9") is None and [t.id for t in any_store.list_tenants()] == ["id-3", "id-2"]

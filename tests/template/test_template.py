@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from scalelite_common.db.models import MeetingItem
 from scalelite_local.template import CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,16 +37,21 @@ TABLES = {
     "CallbacksTable": ("CALLBACKS_TABLE", "pk", "expires_at", None),
     "RecordingsTable": ("RECORDINGS_TABLE", "record_id", None, None),
     "UploadsTable": ("UPLOADS_TABLE", "pk", "expires_at", "sk"),
+    "TenantsTable": ("TENANTS_TABLE", "pk", None, "sk"),
 }
-# The tables each function may read and write (DynamoDBCrudPolicy). The poller never reads callback data (it
-# outlives the mappings the poller sweeps) nor recordings; the callback function needs no table at all.
+# Least privilege: the tables each function reaches (its table env vars and IAM statements). The poller never reads
+# callback data (it outlives the mappings the poller sweeps) nor recordings; the importer no servers or meetings;
+# the callback function only the tenants (per-tenant signing). AdminFunction, the operator's, has CRUD on all.
 TABLE_ACCESS = {
     "ApiFunction": set(TABLES),
-    "ImporterFunction": set(TABLES),
+    "ImporterFunction": {"RecordingsTable", "UploadsTable", "CallbacksTable", "TenantsTable"},
     "AdminFunction": set(TABLES),
     "PollerFunction": {"ServersTable", "MeetingsTable", "VoiceBridgesTable"},
-    "CallbackFunction": set(),
+    "CallbackFunction": {"TenantsTable"},
 }
+# The functions that check or sign with the LB secret (the API: inbound checksums; callbacks: signed POSTs).
+LB_SECRET_READERS = {"ApiFunction", "CallbackFunction"}
+DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 # The functions that queue recording-ready callbacks (CALLBACK_QUEUE_URL, sqs:SendMessage).
 CALLBACK_SENDERS = ("ApiFunction", "ImporterFunction", "AdminFunction")
 # parameter: (env var, Scalelite's default as the template states it)
@@ -63,6 +69,7 @@ TUNABLES = {
     "GetMeetingsApiDisabled": ("GET_MEETINGS_API_DISABLED", "false"),
     "LoadBalancerChecksumAlgorithm": ("LOADBALANCER_CHECKSUM_ALGORITHM", "SHA1:SHA256:SHA384:SHA512"),
     "AdminApiEnabled": ("ADMIN_API_ENABLED", "false"),
+    "MultitenancyEnabled": ("MULTITENANCY_ENABLED", "false"),
     "UrlHost": ("URL_HOST", ""),
     "RecordingDisabled": ("RECORDING_DISABLED", "false"),
     "RecordingImportUnpublished": ("RECORDING_IMPORT_UNPUBLISHED", "false"),
@@ -187,13 +194,15 @@ def test_is_a_sam_template() -> None:
 def test_globals() -> None:
     g = template()["Globals"]["Function"]
     assert g["Runtime"] == "python3.12"
-    assert g["Architectures"] == ["x86_64"]
+    assert g["Architectures"] == ["arm64"]
     assert g["Layers"] == [{"Ref": "CommonLayer"}]
     assert g["Tracing"] == "Active"
     env = g["Environment"]["Variables"]
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ScaleliteServerless"
     assert "POWERTOOLS_SERVICE_NAME" in env
     assert "LOG_LEVEL" in env
+    # Everything else is per function (each reads only what it needs).
+    assert set(env) == {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "LOG_LEVEL"}
 
 
 def test_common_layer() -> None:
@@ -202,6 +211,10 @@ def test_common_layer() -> None:
     assert layer["Metadata"]["BuildMethod"] == "python3.12"
     assert layer["Properties"]["ContentUri"] == "layers/common/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    # The layer's native wheels must match the functions' architecture (sam build picks them by BuildArchitecture).
+    arch = template()["Globals"]["Function"]["Architectures"]
+    assert layer["Properties"]["CompatibleArchitectures"] == arch
+    assert [layer["Metadata"]["BuildArchitecture"]] == arch
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -275,27 +288,77 @@ def test_tables(logical_id: str) -> None:
     else:
         assert "TimeToLiveSpecification" not in p
     for fn in FUNCTIONS:
-        assert function_env(fn)[env_var] == {"Ref": logical_id}
+        if logical_id in TABLE_ACCESS[fn]:
+            assert function_env(fn)[env_var] == {"Ref": logical_id}, fn
+        else:
+            assert env_var not in function_env(fn), fn
 
 
 def test_meetings_server_index() -> None:
     p = props("MeetingsTable")
     assert {"AttributeName": "server_id", "AttributeType": "S"} in p["AttributeDefinitions"]
-    (gsi,) = p["GlobalSecondaryIndexes"]
+    gsi, tenants = p["GlobalSecondaryIndexes"]
     assert gsi["IndexName"] == "server-index"
     assert gsi["KeySchema"] == [{"AttributeName": "server_id", "KeyType": "HASH"}]
     assert gsi["Projection"] == {"ProjectionType": "ALL"}
+    # The tenant limits' index, as the model declares it (db/models.py TenantMeetingsIndex).
+    assert {"AttributeName": "scoped_tenant", "AttributeType": "S"} in p["AttributeDefinitions"]
+    assert tenants["IndexName"] == MeetingItem.tenant_index.Meta.index_name
+    assert tenants["KeySchema"] == [{"AttributeName": "scoped_tenant", "KeyType": "HASH"}]
+    projection = MeetingItem.tenant_index.Meta.projection
+    assert tenants["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": projection.non_key_attributes}
+
+
+def dynamodb_grants(logical_id: str, *, conditional: bool = False) -> dict[str, set[str]]:
+    """table logical id → the DynamoDB actions the function's policies grant on it (DynamoDBCrudPolicy: 'crud');
+    `conditional`: also the statements under an Fn::If."""
+    grants: dict[str, set[str]] = {}
+    for policy in props(logical_id)["Policies"]:
+        if isinstance(policy, dict) and "DynamoDBCrudPolicy" in policy:
+            grants.setdefault(str(policy["DynamoDBCrudPolicy"]["TableName"]["Ref"]), set()).add("crud")
+    for statement in statements(logical_id, conditional=conditional):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for table in references(resources) & set(TABLES):
+            grants.setdefault(table, set()).update(a for a in actions if str(a).startswith("dynamodb:"))
+    return {k: v for k, v in grants.items() if v}
 
 
 def test_table_access_policies() -> None:
     assert set(TABLE_ACCESS) == set(FUNCTIONS)
     for fn, tables in TABLE_ACCESS.items():
-        crud = {
-            str(p["DynamoDBCrudPolicy"]["TableName"]["Ref"])
-            for p in props(fn)["Policies"]
-            if isinstance(p, dict) and "DynamoDBCrudPolicy" in p
-        }
-        assert crud == tables, fn
+        assert set(dynamodb_grants(fn, conditional=True)) == tables, fn
+        crud = {t for t, actions in dynamodb_grants(fn).items() if "crud" in actions}
+        assert crud == (set(TABLES) if fn == "AdminFunction" else set()), fn
+
+
+def test_only_the_admin_function_changes_servers() -> None:
+    """The API (load reservations) and the poller (observations) may only UpdateItem existing servers: adding and
+    removing servers is AdminFunction's, or the API's only with Scalelite's admin JSON API turned on."""
+    for fn in FUNCTIONS:
+        servers = dynamodb_grants(fn).get("ServersTable", set())
+        if fn == "AdminFunction":
+            assert servers == {"crud"}
+        else:
+            assert not servers & {"crud", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}, fn
+    (conditional,) = [
+        p
+        for p in props("ApiFunction")["Policies"]
+        if isinstance(p, dict) and "Fn::If" in p and "ServersTable" in references(p["Fn::If"][1])
+    ]
+    condition, granted, otherwise = conditional["Fn::If"]
+    assert condition == "AdminApiIsEnabled" and otherwise == {"Ref": "AWS::NoValue"}
+    assert template()["Conditions"]["AdminApiIsEnabled"] == {"Fn::Equals": [{"Ref": "AdminApiEnabled"}, "true"]}
+    (statement,) = [s for s in granted["Statement"] if "ServersTable" in references(s["Resource"])]
+    assert set(statement["Action"]) == {"dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert references(statement["Resource"]) == {"ServersTable"}
+
+
+def test_read_only_table_grants() -> None:
+    assert not dynamodb_grants("CallbackFunction")["TenantsTable"] & DYNAMODB_WRITES
+    assert not dynamodb_grants("ImporterFunction")["CallbacksTable"] & DYNAMODB_WRITES
+    assert not dynamodb_grants("ImporterFunction")["TenantsTable"] & DYNAMODB_WRITES
+    assert not dynamodb_grants("ApiFunction")["TenantsTable"] & DYNAMODB_WRITES
 
 
 # PynamoDB model → the table it lives in (the models' Meta.table_name is rebound at run time).
@@ -345,7 +408,10 @@ def test_no_plain_secret_anywhere_but_the_secrets_manager_secret() -> None:
         env = function_env(fn)
         assert "LOADBALANCER_SECRET" not in env, fn
         assert "LOADBALANCER_SECRETS" not in env, fn
-        assert env["LOADBALANCER_SECRET_ARN"] == {"Ref": "LoadBalancerSecretStore"}
+        if fn in LB_SECRET_READERS:
+            assert env["LOADBALANCER_SECRET_ARN"] == {"Ref": "LoadBalancerSecretStore"}
+        else:
+            assert "LOADBALANCER_SECRET_ARN" not in env, fn
         assert "LoadBalancerSecret" not in references(env), fn
     assert template()["Parameters"]["LoadBalancerSecret"]["NoEcho"] is True
     store = resources()["LoadBalancerSecretStore"]
@@ -357,12 +423,14 @@ def test_no_plain_secret_anywhere_but_the_secrets_manager_secret() -> None:
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
-def test_functions_may_read_only_that_secret(logical_id: str) -> None:
+def test_functions_may_read_only_their_secrets(logical_id: str) -> None:
     policies = props(logical_id)["Policies"]
     secret_policies = [p for p in policies if isinstance(p, dict) and "AWSSecretsManagerGetSecretValuePolicy" in p]
-    assert secret_policies == [
-        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "LoadBalancerSecretStore"}}}
-    ]
+    readable = {str(p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Ref"]) for p in secret_policies}
+    assert ("LoadBalancerSecretStore" in readable) == (logical_id in LB_SECRET_READERS)
+    assert ("OriginVerifySecret" in readable) == (logical_id == "ApiFunction")
+    for secret in readable:  # only what the function's env names
+        assert secret in references(function_env(logical_id)), (logical_id, secret)
     for item in walk(policies):
         if isinstance(item, dict) and "Action" in item:
             actions = item["Action"] if isinstance(item["Action"], list) else [item["Action"]]
@@ -374,8 +442,10 @@ def test_tunable_parameters_have_scalelite_defaults_and_reach_the_env(parameter:
     env_var, default = TUNABLES[parameter]
     param = template()["Parameters"][parameter]
     assert param["Default"] == default
-    globals_env = template()["Globals"]["Function"]["Environment"]["Variables"]
-    assert globals_env[env_var] == {"Ref": parameter}
+    readers = [fn for fn in FUNCTIONS if env_var in function_env(fn)]
+    assert readers, f"{env_var} reaches no function"
+    for fn in readers:
+        assert function_env(fn)[env_var] == {"Ref": parameter}, fn
 
 
 def test_env_var_names_are_from_conventions() -> None:
@@ -444,7 +514,11 @@ def test_cloudfront_fronts_the_api_without_caching_and_with_raw_query_strings() 
     assert set(default["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
     assert default["CachePolicyId"] == CACHING_DISABLED
     assert default["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
-    assert "FunctionAssociations" not in default  # a viewer function could re-serialise the query string
+    # Its one viewer function never modifies uri or query string, so CloudFront forwards both as received
+    # (tests/template/test_cloudfront_functions.py and cloudfront/tests/api.test.cjs).
+    assert default["FunctionAssociations"] == [
+        {"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": ["ApiViewerRequestFunction", "FunctionARN"]}}
+    ]
 
 
 def test_cloudfront_serves_recordings_through_origin_access_control() -> None:
@@ -458,6 +532,70 @@ def test_cloudfront_serves_recordings_through_origin_access_control() -> None:
         assert set(behaviours[pattern]["AllowedMethods"]) == {"GET", "HEAD"}
 
 
+NO_VALUE = object()  # AWS::NoValue: the property is left out
+
+
+def render(node: Any, parameters: dict[str, str]) -> Any:
+    """`node` as CloudFormation resolves it for these parameter values: conditions, Fn::If, Fn::Sub over
+    parameters, Ref of parameters and AWS::NoValue (what the distribution's names and certificate use)."""
+    if isinstance(node, list):
+        return [v for v in (render(item, parameters) for item in node) if v is not NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if len(node) != 1 or not next(iter(node)).startswith(("Fn::", "Ref", "Condition")):
+        rendered = {k: render(v, parameters) for k, v in node.items()}
+        return {k: v for k, v in rendered.items() if v is not NO_VALUE}
+    [(key, arg)] = node.items()
+    if key == "Ref":
+        return NO_VALUE if arg == "AWS::NoValue" else parameters[arg]
+    if key == "Condition":
+        return render(template()["Conditions"][arg], parameters)
+    if key == "Fn::Equals":
+        left, right = (render(v, parameters) for v in arg)
+        return left == right
+    if key == "Fn::Not":
+        return not render(arg[0], parameters)
+    if key == "Fn::And":
+        return all(render(v, parameters) for v in arg)
+    if key == "Fn::If":
+        condition, then, otherwise = arg
+        return render(then if render({"Condition": condition}, parameters) else otherwise, parameters)
+    if key == "Fn::Sub" and isinstance(arg, str):
+        return re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: parameters[m.group(1)], arg)
+    raise AssertionError(f"render does not know {key}")
+
+
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+
+
+@pytest.mark.parametrize(
+    ("url_host", "certificate", "multitenancy", "aliases"),
+    [
+        ("lb.example.com", CERT, "false", ["lb.example.com"]),
+        ("lb.example.com", CERT, "true", ["lb.example.com", "*.lb.example.com"]),  # every tenant's host
+        ("lb.example.com", "", "true", None),  # no certificate: only the *.cloudfront.net name
+        ("", CERT, "true", None),
+        ("", "", "false", None),
+    ],
+)
+def test_distribution_names_follow_the_domain_and_multitenancy(
+    url_host: str, certificate: str, multitenancy: str, aliases: list[str] | None
+) -> None:
+    parameters = {"UrlHost": url_host, "CloudFrontCertificateArn": certificate, "MultitenancyEnabled": multitenancy}
+    config = props("Distribution")["DistributionConfig"]
+    rendered = render(config["Aliases"], parameters)
+    assert (None if rendered is NO_VALUE else rendered) == aliases
+    certificate_config = render(config["ViewerCertificate"], parameters)
+    if aliases is None:
+        assert certificate_config == {"CloudFrontDefaultCertificate": True}
+    else:  # one certificate for all the names: it must cover UrlHost and *.UrlHost (docs/deployment.md)
+        assert certificate_config == {
+            "AcmCertificateArn": certificate,
+            "SslSupportMethod": "sni-only",
+            "MinimumProtocolVersion": "TLSv1.2_2021",
+        }
+
+
 def test_outputs() -> None:
     outputs = template()["Outputs"]
     assert set(outputs) >= REQUIRED_OUTPUTS
@@ -468,10 +606,14 @@ def test_outputs() -> None:
     assert "Distribution" in references(outputs["BigBlueButtonApiUrl"])
 
 
-def statements(logical_id: str) -> list[dict[str, Any]]:
-    """The inline `Statement` entries of a function's policies."""
+def statements(logical_id: str, *, conditional: bool = False) -> list[dict[str, Any]]:
+    """The inline `Statement` entries of a function's policies (`conditional`: also those under an Fn::If)."""
     out: list[dict[str, Any]] = []
     for policy in props(logical_id)["Policies"]:
+        if conditional and isinstance(policy, dict) and "Fn::If" in policy:
+            out += [
+                s for branch in policy["Fn::If"][1:] if isinstance(branch, dict) for s in branch.get("Statement", [])
+            ]
         if isinstance(policy, dict) and "Statement" in policy:
             out += policy["Statement"]
     return out
@@ -511,7 +653,7 @@ def test_callback_function_consumes_the_queue_with_partial_batch_responses() -> 
     log_group = props("CallbackLogGroup")
     assert log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${AWS::StackName}/CallbackFunction"}
     assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    (visibility,) = statements("CallbackFunction")
+    (visibility,) = [s for s in statements("CallbackFunction") if s.get("Sid") == "CallbackRetryDelay"]
     assert visibility["Action"] == ["sqs:ChangeMessageVisibility"]
     assert visibility["Resource"] == {"Fn::GetAtt": ["CallbackQueue", "Arn"]}
     assert "CALLBACK_QUEUE_URL" not in function_env("CallbackFunction")  # it answers the queue named by the event
@@ -520,10 +662,13 @@ def test_callback_function_consumes_the_queue_with_partial_batch_responses() -> 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
 def test_only_the_callback_senders_queue_callbacks(logical_id: str) -> None:
     env = function_env(logical_id)
-    send = [p for p in props(logical_id)["Policies"] if isinstance(p, dict) and "SQSSendMessagePolicy" in p]
+    send = [s for s in statements(logical_id) if "sqs:SendMessage" in s["Action"]]
     if logical_id in CALLBACK_SENDERS:
         assert env["CALLBACK_QUEUE_URL"] == {"Ref": "CallbackQueue"}
-        assert send == [{"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["CallbackQueue", "QueueName"]}}}]
+        # Not SQSSendMessagePolicy: it grants sqs:SendMessage* (a wildcard write action).
+        assert [(s["Action"], s["Resource"]) for s in send] == [
+            (["sqs:SendMessage"], {"Fn::GetAtt": ["CallbackQueue", "Arn"]})
+        ]
     else:
         assert "CALLBACK_QUEUE_URL" not in env and not send
 
@@ -552,8 +697,15 @@ def test_api_presigns_uploads_and_moves_recordings() -> None:
     env = function_env("ApiFunction")
     assert env["SPOOL_BUCKET"] == {"Fn::Sub": SPOOL_BUCKET_NAME}  # the literal name, as the importer's
     assert env["RECORDINGS_BUCKET"] == {"Ref": "RecordingsBucket"}
-    policies = props("ApiFunction")["Policies"]
-    assert {"S3CrudPolicy": {"BucketName": {"Ref": "RecordingsBucket"}}} in policies
+    by_sid = {s.get("Sid"): s for s in statements("ApiFunction")}
+    assert by_sid["RecordingFiles"]["Resource"] == {"Fn::Sub": "${RecordingsBucket.Arn}/*"}
+    assert by_sid["RecordingFilesList"] == {
+        "Sid": "RecordingFilesList",
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": {"Fn::GetAtt": ["RecordingsBucket", "Arn"]},
+    }
+    assert not any("S3CrudPolicy" in p for p in props("ApiFunction")["Policies"] if isinstance(p, dict))
     spool = [s for s in statements("ApiFunction") if "SpoolBucket" in str(s) or "spool" in str(s)]
     assert spool == [
         {

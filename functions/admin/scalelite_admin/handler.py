@@ -9,6 +9,6 @@ from scalelite_admin import envelope
 from scalelite_common.observability import lambda_handler
 
 
-@lambda_handler()
+@lambda_handler(correlation_id=lambda event, context: getattr(context, "aws_request_id", None))
 def handler(event: Any, context: Any) -> dict[str, Any]:
     return envelope.handle_event(event, request_id=getattr(context, "aws_request_id", ""))

@@ -9,8 +9,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from scalelite_api.origin import OriginVerify
 from scalelite_api.responses import error_response
-from scalelite_api.routes import bigbluebutton, health, recordings
+from scalelite_api.routes import bigbluebutton, health, playback, recordings
 from scalelite_common.errors import UnsupportedRequestError
 
 _REPEATED_SLASHES = re.compile(r"/{2,}")
@@ -35,6 +36,7 @@ def create_app() -> FastAPI:
     app.include_router(bigbluebutton.router)
     app.include_router(health.router)
     app.include_router(recordings.router)  # before the admin API's /scalelite/api/{call_name}
+    app.include_router(playback.router)
     app.include_router(importlib.import_module("scalelite_api.routes.admin").router)
 
     @app.exception_handler(404)
@@ -44,4 +46,5 @@ def create_app() -> FastAPI:
         return error_response(UnsupportedRequestError())
 
     app.add_middleware(CollapseSlashes)
+    app.add_middleware(OriginVerify)  # outermost: a request around CloudFront goes no further
     return app

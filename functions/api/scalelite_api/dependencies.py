@@ -22,7 +22,10 @@ async def container(s: Annotated[Settings, Depends(settings)]) -> wiring.Contain
 
 async def request_context(request: Request, s: Annotated[Settings, Depends(settings)]) -> context.RequestContext:
     scheme = request.headers.get("x-forwarded-proto") or request.url.scheme
-    return context.resolve(s, request.headers.get("host"), scheme)
+    # Behind CloudFront the Host is the API's origin; the viewer's host comes in X-Forwarded-Host (set by api.js).
+    host = context.viewer_host(request.headers.get("x-forwarded-host")) or request.headers.get("host")
+    tenants = wiring.container(s).tenant_directory if s.multitenancy_enabled else None
+    return context.resolve(s, host, scheme, tenants=tenants)
 
 
 SettingsDep = Annotated[Settings, Depends(settings)]

@@ -14,7 +14,9 @@ from scalelite_common.services import wiring
 from scalelite_common.services.callbacks import QueuedMessage
 
 
-@lambda_handler()
+@lambda_handler(
+    correlation_id=lambda event, context: ",".join(r.get("messageId", "") for r in event.get("Records", []))
+)
 @event_source(data_class=SQSEvent)
 def handler(event: SQSEvent, context: Any) -> dict[str, Any]:
     messages = [

@@ -25,6 +25,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for record in S3Event(event).records:
         key = unquote_plus(record.s3.get_object.key)  # S3 URL-encodes keys in events
         logger.append_keys(spool_key=key)
+        logger.set_correlation_id(record.s3.get_object.sequencer or key)
         etag = record.s3.get_object.etag
         results.append(container.importer.import_object(record.s3.bucket.name, key, etag=f'"{etag}"' if etag else None))
     return {"results": [asdict(r) for r in results]}

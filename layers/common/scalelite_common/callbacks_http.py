@@ -1,6 +1,6 @@
-"""Outbound HTTP to LMSs (the HttpPoster port): recording-ready callbacks. urllib3, no retries, no redirects followed,
-10 s per request; a failure without an HTTP answer becomes a ConnectionError naming what went wrong in plain words
-(never the URL's query, which may carry a token)."""
+"""Outbound HTTP to LMSs (the HttpPoster port): recording-ready and analytics callbacks. urllib3, no retries, no
+redirects followed, 10 s per request; a failure without an HTTP answer becomes a ConnectionError naming what went
+wrong in plain words (never the URL's query, which may carry a token)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ class UrllibPoster:
         self._pool = pool or urllib3.PoolManager(num_pools=10, maxsize=10, retries=False, timeout=self._timeout)
 
     def post_form(self, url: str, fields: Mapping[str, str]) -> int:
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": USER_AGENT}
+        return self._post(url, urlencode(dict(fields)).encode(), headers)
+
+    def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        return self._post(url, body, {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers})
+
+    def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConnectionError("not an http(s) URL")
@@ -28,8 +35,8 @@ class UrllibPoster:
             response = self._pool.request(
                 "POST",
                 url,
-                body=urlencode(dict(fields)).encode(),
-                headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": USER_AGENT},
+                body=body,
+                headers=dict(headers),
                 redirect=False,
                 retries=False,
                 timeout=self._timeout,

@@ -4,7 +4,9 @@ Env var names are Scalelite's where the meaning is the same (see CONVENTIONS.md)
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets as _secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +16,8 @@ from scalelite_common.values import parse_bool
 
 DEFAULT_TENANT = "default"
 ALGORITHM_STRENGTH = ("SHA512", "SHA384", "SHA256", "SHA1")
+DEFAULT_PLAYBACK_FORMATS = ("presentation", "video", "screenshare", "podcast", "notes", "capture")
+_FORMAT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
 class ConfigError(ValueError):
@@ -55,6 +59,25 @@ def _delays(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tupl
     return delays
 
 
+def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive, finite number of minutes (fractions allowed, as Scalelite's `.to_f.minutes`)."""
+    value = _num(env, name, default, float)
+    if not math.isfinite(value) or value <= 0 or value > 525_600:
+        raise ConfigError(f"{name} must be a number of minutes between 0 and 525600 (a year), got {value!r}")
+    return value
+
+
+def _formats(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Scalelite's colon list of playback format names (they become URL paths and S3 prefixes)."""
+    if not env.get(name, "").strip():
+        return DEFAULT_PLAYBACK_FORMATS
+    formats = _list(env, name, ":")
+    bad = [f for f in formats if not _FORMAT_NAME.fullmatch(f)]
+    if bad or not formats:
+        raise ConfigError(f"{name} must be a colon list of format names (a-z, 0-9, _ and -), got {bad or formats}")
+    return tuple(dict.fromkeys(formats))
+
+
 def parse_param_list(raw: str) -> dict[str, str]:
     """Scalelite's `p1=v1,p2=v2` format; split on the first `=` of each item."""
     out: dict[str, str] = {}
@@ -68,12 +91,16 @@ def parse_param_list(raw: str) -> dict[str, str]:
 
 @dataclass(frozen=True, eq=False)  # identity hash: a parsed Settings keys caches
 class Settings:
-    # Front-end authentication
+    # Front-end authentication. In AWS the secret is not kept here but in Secrets Manager (loadbalancer_secret_arn):
+    # read the accepted secrets through `accepted_secrets()`, never this field directly.
     loadbalancer_secrets: tuple[str, ...] = ()
+    loadbalancer_secret_arn: str = ""
+    secret_rotation_grace: float = 0.0  # seconds the AWSPREVIOUS value stays accepted after a rotation (0: never)
     checksum_algorithms: tuple[str, ...] = ("SHA1", "SHA256", "SHA384", "SHA512")
     checksum_algorithm_configured: bool = False
     build_number: str = ""
     url_host: str = ""
+    multitenancy_enabled: bool = False  # the tenant is the DNS label in front of URL_HOST (services/context.py)
     # Placement and load
     load_min_user_count: int = 15
     load_join_buffer_time: float = 15.0  # minutes
@@ -112,6 +139,17 @@ class Settings:
     recording_import_max_bytes: int = 10 * 1024**3
     recording_origin_ttl: int = 7_776_000  # seconds a meeting's origin is kept for its uploads (90 days)
     recording_upload_url_ttl: int = 3600  # seconds a presigned upload URL is valid
+    recording_playback_formats: tuple[str, ...] = DEFAULT_PLAYBACK_FORMATS  # the formats the edge serves
+    # Protected recordings (docs/playback.md): token and cookie lifetimes in minutes, the cookie's HMAC key
+    protected_recordings_token_timeout: float = 60.0
+    protected_recordings_timeout: float = 360.0
+    playback_cookie_secret: str = ""
+    playback_cookie_secret_arn: str = ""  # Secrets Manager; read on first use when PLAYBACK_COOKIE_SECRET is unset
+    cloudfront_distribution_id: str = ""  # set: recording changes invalidate CloudFront's cached files
+    cloudfront_distribution_id_parameter: str = ""  # else: the SSM parameter holding it (read on first use)
+    # The X-Origin-Verify value CloudFront adds to API requests (template: OriginVerifySecret); unset: no check
+    origin_verify_secret: str = ""
+    origin_verify_secret_arn: str = ""
     callback_retry_delays: tuple[int, ...] = (30, 120, 600, 1800, 3600)
     callback_queue_url: str = ""
     # Admin JSON API (/scalelite/api), off by default
@@ -123,6 +161,7 @@ class Settings:
     callbacks_table: str = "CallbacksTable"
     recordings_table: str = "RecordingsTable"
     uploads_table: str = "UploadsTable"
+    tenants_table: str = "TenantsTable"
     spool_bucket: str = ""
     recordings_bucket: str = ""
     aws_region: str = "us-east-1"
@@ -138,13 +177,29 @@ class Settings:
                 return algo
         return "SHA256"
 
+    def accepted_secrets(self) -> tuple[str, ...]:
+        """The front-end secrets: the plain ones (LOADBALANCER_SECRET[S]), else the Secrets Manager secret's current
+        value, re-read at most every 5 minutes (`scalelite_common.secrets`), so a rotated secret takes effect without a
+        redeploy or a cold start; its AWSPREVIOUS value is accepted too for SECRET_ROTATION_GRACE minutes after the
+        rotation (default 0: the old one stops working within 5 minutes)."""
+        if self.loadbalancer_secret_arn:
+            current = _fetch_secret(self.loadbalancer_secret_arn)
+            if self.secret_rotation_grace <= 0:
+                return (current,)
+            from scalelite_common.secrets import cache
+
+            values = cache().values(self.loadbalancer_secret_arn, grace=self.secret_rotation_grace)
+            return tuple(dict.fromkeys((current, *values)))
+        return self.loadbalancer_secrets
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         secrets = [s for s in [env.get("LOADBALANCER_SECRET", "").strip()] if s]
         secrets += list(_list(env, "LOADBALANCER_SECRETS", ":"))
-        if not secrets and env.get("LOADBALANCER_SECRET_ARN"):
-            secrets = [_fetch_secret(env["LOADBALANCER_SECRET_ARN"])]
+        secret_arn = "" if secrets else env.get("LOADBALANCER_SECRET_ARN", "").strip()
+        if secret_arn:
+            _fetch_secret(secret_arn)  # at init (before a SnapStart snapshot): fails fast, warms the 5-minute cache
         algos_raw = env.get("LOADBALANCER_CHECKSUM_ALGORITHM", "").strip()
         algos = tuple(a.upper().replace("-", "") for a in algos_raw.split(":") if a.strip()) if algos_raw else None
         unknown = [a for a in algos or () if a not in ALGORITHM_STRENGTH]
@@ -152,10 +207,13 @@ class Settings:
             raise ConfigError(f"LOADBALANCER_CHECKSUM_ALGORITHM has unknown algorithms: {', '.join(unknown)}")
         return cls(
             loadbalancer_secrets=tuple(dict.fromkeys(secrets)),
+            loadbalancer_secret_arn=secret_arn,
+            secret_rotation_grace=_grace(env, "SECRET_ROTATION_GRACE"),
             checksum_algorithms=algos or cls.checksum_algorithms,
             checksum_algorithm_configured=algos is not None,
             build_number=env.get("BUILD_NUMBER", ""),
             url_host=env.get("URL_HOST", ""),
+            multitenancy_enabled=_bool(env, "MULTITENANCY_ENABLED"),
             load_min_user_count=_num(env, "LOAD_MIN_USER_COUNT", 15, int),
             load_join_buffer_time=_num(env, "LOAD_JOIN_BUFFER_TIME", 15.0, float),
             server_id_is_hostname=_bool(env, "SERVER_ID_IS_HOSTNAME"),
@@ -188,6 +246,15 @@ class Settings:
             recording_import_max_bytes=max(1, _num(env, "RECORDING_IMPORT_MAX_BYTES", 10 * 1024**3, int)),
             recording_origin_ttl=max(3600, _num(env, "RECORDING_ORIGIN_TTL", 7_776_000, int)),
             recording_upload_url_ttl=min(max(60, _num(env, "RECORDING_UPLOAD_URL_TTL", 3600, int)), 604_800),
+            recording_playback_formats=_formats(env, "RECORDING_PLAYBACK_FORMATS"),
+            protected_recordings_token_timeout=_minutes(env, "PROTECTED_RECORDINGS_TOKEN_TIMEOUT", 60.0),
+            protected_recordings_timeout=_minutes(env, "PROTECTED_RECORDINGS_TIMEOUT", 360.0),
+            playback_cookie_secret=env.get("PLAYBACK_COOKIE_SECRET", "").strip(),
+            playback_cookie_secret_arn=env.get("PLAYBACK_COOKIE_SECRET_ARN", "").strip(),
+            cloudfront_distribution_id=env.get("CLOUDFRONT_DISTRIBUTION_ID", "").strip(),
+            cloudfront_distribution_id_parameter=env.get("CLOUDFRONT_DISTRIBUTION_ID_PARAMETER", "").strip(),
+            origin_verify_secret=env.get("ORIGIN_VERIFY_SECRET", "").strip(),
+            origin_verify_secret_arn=env.get("ORIGIN_VERIFY_SECRET_ARN", "").strip(),
             callback_retry_delays=_delays(env, "CALLBACK_RETRY_DELAYS", (30, 120, 600, 1800, 3600)),
             callback_queue_url=env.get("CALLBACK_QUEUE_URL", ""),
             servers_table=env.get("SERVERS_TABLE", "ServersTable"),
@@ -196,6 +263,7 @@ class Settings:
             callbacks_table=env.get("CALLBACKS_TABLE", "CallbacksTable"),
             recordings_table=env.get("RECORDINGS_TABLE", "RecordingsTable"),
             uploads_table=env.get("UPLOADS_TABLE", "UploadsTable"),
+            tenants_table=env.get("TENANTS_TABLE", "TenantsTable"),
             spool_bucket=env.get("SPOOL_BUCKET", ""),
             recordings_bucket=env.get("RECORDINGS_BUCKET", ""),
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
@@ -203,14 +271,40 @@ class Settings:
         )
 
 
-def _fetch_secret(arn: str) -> str:
-    """The LB secret lives in Secrets Manager in AWS; Powertools caches it for the container's life."""
-    from aws_lambda_powertools.utilities.parameters import get_secret
+def _grace(env: Mapping[str, str], name: str) -> float:
+    """Minutes (default 0 = never) → seconds."""
+    value = _num(env, name, 0.0, float)
+    if not math.isfinite(value) or value < 0 or value > 525_600:
+        raise ConfigError(f"{name} must be a number of minutes between 0 and 525600 (a year), got {value!r}")
+    return value * 60
 
-    value = get_secret(arn, max_age=300)
-    if isinstance(value, bytes):
-        value = value.decode()
-    return str(value).strip()
+
+def _fetch_secret(arn: str) -> str:
+    """A Secrets Manager secret's current value (the LB secret, the playback cookie key, the origin header), re-read
+    at most every 5 minutes (`scalelite_common.secrets`): a rotation needs no redeploy."""
+    from scalelite_common.secrets import cache
+
+    return cache().current(arn)
+
+
+def playback_cookie_key(settings: Settings) -> bytes:
+    """The playback cookie's HMAC key (also the token's JWT key): PLAYBACK_COOKIE_SECRET, else the Secrets Manager
+    secret PLAYBACK_COOKIE_SECRET_ARN names, fetched on first use and re-read every 5 minutes (`scalelite_common.
+    secrets`), not when settings are parsed: only the calls that sign or check a cookie need it."""
+    secret = settings.playback_cookie_secret or (
+        _fetch_secret(settings.playback_cookie_secret_arn) if settings.playback_cookie_secret_arn else ""
+    )
+    if len(secret) < 32:
+        raise ConfigError("PLAYBACK_COOKIE_SECRET (or the secret PLAYBACK_COOKIE_SECRET_ARN names) must be 32+ chars")
+    return secret.encode()
+
+
+def origin_verify_value(settings: Settings) -> str:
+    """The header value requests must carry to reach the API (empty: no check). Fetched per request through
+    `scalelite_common.secrets`' 5-minute cache, so a rotated value is picked up without a redeploy of the function."""
+    if settings.origin_verify_secret:
+        return settings.origin_verify_secret
+    return _fetch_secret(settings.origin_verify_secret_arn) if settings.origin_verify_secret_arn else ""
 
 
 @cache

@@ -24,6 +24,14 @@ class MeetingNotFoundError(BBBError):
     default_message = "We could not find a meeting with that meeting ID - perhaps the meeting is not yet running?"
 
 
+class MeetingIDNotUniqueError(BBBError):
+    """Multitenancy: another tenant's live meeting has this meetingID (tenants share one namespace, as in
+    Scalelite). BBB's own key for a meetingID it cannot take."""
+
+    message_key = "idNotUnique"
+    default_message = "A meeting already exists with that meeting ID. Please use a different meeting ID."
+
+
 class MissingMeetingIDError(BBBError):
     message_key = "missingParamMeetingID"
     default_message = "You must specify a meeting ID for the meeting."
@@ -76,6 +84,15 @@ class ServerTagUnavailableError(BBBError):
         super().__init__(f"There is no available server with the required tag={tag}.")
 
 
+class TenantLimitReachedError(BBBError):
+    """A create or join beyond the tenant's max_meetings / max_attendees (multitenancy, B3LB's per-tenant limits)."""
+
+    message_key = "tenantLimitReached"
+
+    def __init__(self, limit: int, what: str) -> None:
+        super().__init__(f"The tenant has reached its maximum of {limit} concurrent {what}.")
+
+
 class NoAvailableServerError(InternalError):
     default_message = "Could not find any available servers."
 
@@ -117,8 +134,17 @@ class ServerGone(StoreConflict):
     pass
 
 
+class TenantNameTaken(StoreConflict):
+    """Another tenant has this name (names are unique: the name is the tenant's host label)."""
+
+
+class TenantGone(StoreConflict):
+    pass
+
+
 class PlacementConflict(StoreConflict):
-    """The create transaction was cancelled; `reasons` says which part: meeting, voice_bridge, server."""
+    """The create transaction was cancelled; `reasons` says which part: meeting, meeting_id (another tenant's live
+    meeting has this meetingID), voice_bridge, server."""
 
     def __init__(self, reasons: set[str]) -> None:
         self.reasons = reasons

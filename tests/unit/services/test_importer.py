@@ -13,7 +13,7 @@ from scalelite_common.config import Settings
 from scalelite_common.domain.entities import CallbackData, RecordingOrigin, RecordingState
 from scalelite_common.services.importer import MAX_ATTEMPTS, SWEEP_AGE, RecordingImporter
 from scalelite_common.services.recordings import RecordingService
-from tests.fakes.objects import InMemoryObjectStore, RecordingNotifier
+from tests.fakes.objects import InMemoryObjectStore, RecordingEdgeCache, RecordingNotifier
 from tests.fakes.store import InMemoryStore
 from tests.recordings_support import archive_bytes, format_files, record_id_for
 
@@ -220,3 +220,31 @@ def test_not_an_archive(importer: RecordingImporter, objects: InMemoryObjectStor
     key = upload(objects, b"just text", "notes.txt")
     assert "not a .tar" in importer.import_object(SPOOL, key).reason
     assert "not a tar archive" in importer.import_object(SPOOL, upload(objects, b"garbage" * 100)).reason
+
+
+def test_protected_recordings_land_under_protected_and_a_rebuild_invalidates_the_edge(
+    store: InMemoryStore, objects: InMemoryObjectStore, notifier: RecordingNotifier, rec_settings: Settings
+) -> None:
+    now = int(time.time())
+    store.put_origin(RecordingOrigin(RID, "default", "class-1", "bbb1", now, now + 3600))
+    edge = RecordingEdgeCache()
+    protecting = dataclasses.replace(rec_settings, protected_recordings_enabled=True)
+    importer = RecordingImporter(store, objects, notifier, protecting, edge)
+    importer.import_object(SPOOL, upload(objects, archive_bytes(RID)))
+    assert {k.split("/")[0] for k in keys(objects)} == {"protected"}
+    assert edge.invalidations == []  # a first import replaces nothing the edge could have cached
+    rebuilt = format_files(RID, "presentation", duration_ms=60_000)
+    importer.import_object(
+        SPOOL, upload(objects, archive_bytes(RID, ["presentation"], files={"presentation": rebuilt}), "b.tar")
+    )
+    assert edge.paths == {f"{root}/presentation/{RID}/*" for root in ("", "/published", "/protected")}
+
+    # PROTECTED_RECORDINGS_ENABLED turned off: a re-import puts every format back under published/
+    importer = RecordingImporter(store, objects, notifier, rec_settings, edge)
+    rebuilt = format_files(RID, "presentation", duration_ms=61_000)
+    importer.import_object(
+        SPOOL, upload(objects, archive_bytes(RID, ["presentation"], files={"presentation": rebuilt}), "c.tar")
+    )
+    stored = keys(objects)
+    assert {k.split("/")[0] for k in stored} == {"published"}
+    assert f"published/video/{RID}/video-0.m4v" in stored

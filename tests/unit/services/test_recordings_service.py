@@ -11,7 +11,7 @@ from scalelite_common.domain.entities import PlaybackFormat, Recording, Recordin
 from scalelite_common.errors import MissingPublishError, MissingRecordIDError, RecordingNotFoundError
 from scalelite_common.services.context import RequestContext
 from scalelite_common.services.recordings import MissingParametersError, RecordingService
-from tests.fakes.objects import InMemoryObjectStore
+from tests.fakes.objects import InMemoryObjectStore, RecordingEdgeCache
 from tests.fakes.store import InMemoryStore
 
 BUCKET = "recordings"
@@ -131,3 +131,129 @@ def test_delete_removes_every_file_and_leaves_a_tombstone(
     assert service.delete(ctx, [("recordID", rid(1))]) is True  # already deleted rows match again (Scalelite)
     with pytest.raises(RecordingNotFoundError):
         service.delete(ctx, [("recordID", rid(5))])
+
+
+# --- protected recordings: the files' prefix follows publish and protect; the edge's cache is invalidated ----------
+
+
+@pytest.fixture
+def edge() -> RecordingEdgeCache:
+    return RecordingEdgeCache()
+
+
+@pytest.fixture
+def guarded(store: InMemoryStore, objects: InMemoryObjectStore, edge: RecordingEdgeCache) -> RecordingService:
+    return RecordingService(store, objects, BUCKET, protection_enabled=True, edge=edge)
+
+
+def placed(service: RecordingService, store: InMemoryStore, objects: InMemoryObjectStore, **kw: object) -> Recording:
+    """Recording 1 with two presentation files and one video file where `files_prefix` puts them."""
+    record_id = rid(1)
+    recording = Recording(
+        record_id=record_id,
+        tenant_id="default",
+        meeting_id="m",
+        formats={
+            "presentation": PlaybackFormat("presentation", f"/playback/presentation/2.3/{record_id}", 1),
+            "video": PlaybackFormat("video", f"/playback/video/{record_id}/", 1),
+        },
+        **kw,  # type: ignore[arg-type]
+    )
+    prefix = service.prefix(recording)
+    for name in ("presentation/{}/metadata.xml", "presentation/{}/shapes.svg", "video/{}/video.mp4"):
+        key = f"{prefix}/{name.format(record_id)}"
+        objects.put(BUCKET, key, io.BytesIO(b"x"), content_type="text/plain")
+    return store.save_recording(recording, previous=None)
+
+
+def prefixes(objects: InMemoryObjectStore) -> set[str]:
+    return {key.split("/")[0] for key in objects.bucket(BUCKET)}
+
+
+def edge_paths_of(*formats: str) -> set[str]:
+    return {f"{root}/{fmt}/{rid(1)}/*" for fmt in formats for root in ("", "/published", "/protected")}
+
+
+def test_protect_moves_the_files_to_protected_and_back(
+    guarded: RecordingService,
+    store: InMemoryStore,
+    objects: InMemoryObjectStore,
+    edge: RecordingEdgeCache,
+    ctx: RequestContext,
+) -> None:
+    placed(guarded, store, objects)
+    assert prefixes(objects) == {"published"} and len(objects.bucket(BUCKET)) == 3
+    assert guarded.update(ctx, [("recordID", rid(1)), ("protect", "true")]) is True
+    assert prefixes(objects) == {"protected"} and len(objects.bucket(BUCKET)) == 3
+    assert edge.paths == edge_paths_of("presentation", "video")  # the cached public copies must go
+    edge.invalidations.clear()
+    assert guarded.update(ctx, [("recordID", rid(1)), ("meta_x", "y")]) is True  # no prefix change: nothing moves
+    assert prefixes(objects) == {"protected"} and edge.invalidations == []
+    assert guarded.update(ctx, [("recordID", rid(1)), ("protect", "false")]) is True
+    assert prefixes(objects) == {"published"} and edge.paths == edge_paths_of("presentation", "video")
+
+
+def test_unpublish_and_publish_of_a_protected_recording(
+    guarded: RecordingService,
+    store: InMemoryStore,
+    objects: InMemoryObjectStore,
+    edge: RecordingEdgeCache,
+    ctx: RequestContext,
+) -> None:
+    placed(guarded, store, objects, protected=True)
+    assert prefixes(objects) == {"protected"}
+    guarded.publish(ctx, [("recordID", rid(1)), ("publish", "false")])
+    assert prefixes(objects) == {"unpublished"} and edge.paths == edge_paths_of("presentation", "video")
+    edge.invalidations.clear()
+    guarded.publish(ctx, [("recordID", rid(1)), ("publish", "true")])
+    assert prefixes(objects) == {"protected"}
+    assert edge.invalidations == []  # nothing of an unpublished recording was ever on the edge
+
+
+def test_delete_removes_every_prefix_and_invalidates(
+    guarded: RecordingService,
+    store: InMemoryStore,
+    objects: InMemoryObjectStore,
+    edge: RecordingEdgeCache,
+    ctx: RequestContext,
+) -> None:
+    placed(guarded, store, objects, protected=True)
+    for prefix in ("published", "unpublished"):  # left-overs of an interrupted move
+        objects.put(BUCKET, f"{prefix}/video/{rid(1)}/old.mp4", io.BytesIO(b"x"), content_type="video/mp4")
+    guarded.delete(ctx, [("recordID", rid(1))])
+    assert objects.bucket(BUCKET) == {}
+    assert edge.paths == edge_paths_of("presentation", "video")
+    edge.invalidations.clear()
+    guarded.delete(ctx, [("recordID", rid(1))])  # already deleted: nothing cached any more
+    assert edge.invalidations == []
+
+
+def test_protect_changes_nothing_on_s3_while_protection_is_disabled(
+    store: InMemoryStore, objects: InMemoryObjectStore, edge: RecordingEdgeCache, ctx: RequestContext
+) -> None:
+    service = RecordingService(store, objects, BUCKET, protection_enabled=False, edge=edge)
+    placed(service, store, objects)
+    assert service.update(ctx, [("recordID", rid(1)), ("protect", "true")]) is True
+    stored = store.get_recording(rid(1))
+    assert stored is not None and stored.protected
+    assert prefixes(objects) == {"published"} and edge.invalidations == []
+
+
+def test_text_tracks_live_under_the_current_prefix(
+    guarded: RecordingService,
+    store: InMemoryStore,
+    objects: InMemoryObjectStore,
+    edge: RecordingEdgeCache,
+    ctx: RequestContext,
+) -> None:
+    placed(guarded, store, objects, protected=True)
+    params = [("recordID", rid(1)), ("kind", "captions"), ("lang", "de")]
+    assert guarded.put_text_track(ctx, params, b"WEBVTT\n\n00:00.000 --> 00:01.000\nHallo\n") == rid(1)
+    assert f"protected/presentation/{rid(1)}/caption_de.vtt" in objects.bucket(BUCKET)
+    assert f"protected/presentation/{rid(1)}/captions.json" in objects.bucket(BUCKET)
+    assert f"/presentation/{rid(1)}/captions.json" in edge.paths
+    assert f"/protected/presentation/{rid(1)}/caption_de.vtt" in edge.paths
+    [track] = guarded.text_tracks(ctx, rid(1))
+    assert track.key == f"protected/presentation/{rid(1)}/caption_de.vtt"
+    guarded.update(ctx, [("recordID", rid(1)), ("protect", "false")])
+    assert [t.key for t in guarded.text_tracks(ctx, rid(1))] == [f"published/presentation/{rid(1)}/caption_de.vtt"]

@@ -32,6 +32,7 @@ from scalelite_common.errors import (
 )
 from scalelite_common.observability import logger
 from scalelite_common.services.admin import servers as commands
+from scalelite_common.services.admin import tenants as tenant_commands
 from scalelite_common.services.admin import validation
 from scalelite_common.services.admin.context import AdminContext
 from scalelite_common.values import parse_bool
@@ -91,7 +92,7 @@ def _verify(call_name: str, raw_query: str, body: bytes, settings: Settings) -> 
     checksum.verify(
         call_name,
         signed + body.decode("utf-8", errors="replace"),
-        settings.loadbalancer_secrets,
+        settings.accepted_secrets(),
         settings.checksum_algorithms,
         checksum=given,
     )
@@ -192,6 +193,67 @@ def panic_server(ctx: AdminContext, query: Query, payload: Payload) -> JSONRespo
     return _json({"success": f"Server id={server_id} has been disabled and the meetings have been destroyed"})
 
 
+# ---------------------------------------------------------------------------------- tenants (multitenancy)
+def _tenant_missing(tenant_id: Any) -> JSONResponse:
+    return _json({"error": f"Couldn't find Tenant with id={tenant_id}"}, 404)
+
+
+def get_tenants(ctx: AdminContext, query: Query, payload: Payload) -> JSONResponse:
+    found = tenant_commands.tenants_list(ctx)["tenants"]
+    return _json(found if found else {"message": "No tenants exist"})
+
+
+def get_tenant_info(ctx: AdminContext, query: Query, payload: Payload) -> JSONResponse:
+    tenant_id = query.get("id") or payload.get("id")
+    if not tenant_id:
+        return _json({"error": "Missing parameter: id"}, 400)
+    try:
+        return _json(tenant_commands.tenants_get(ctx, str(tenant_id)))
+    except AdminNotFound:
+        return _tenant_missing(tenant_id)
+
+
+def add_tenant(ctx: AdminContext, query: Query, payload: Payload) -> JSONResponse:
+    fields = payload.get("tenant")
+    if not isinstance(fields, dict) or not fields.get("name") or not fields.get("secrets"):
+        return _json({"message": "Error: both name and secrets are required to create a Tenant"}, 400)
+    tenant = tenant_commands.tenants_add(ctx, str(fields["name"]), str(fields["secrets"]))
+    return _json({"tenant": tenant}, 201)
+
+
+def update_tenant(ctx: AdminContext, query: Query, payload: Payload) -> JSONResponse:
+    tenant_id = payload.get("id")
+    fields = payload.get("tenant") or {}
+    if not tenant_id or not isinstance(fields, dict):
+        return _json({"error": "Missing parameter: id"}, 400)
+    try:
+        tenant = tenant_commands.tenants_update(
+            ctx,
+            str(tenant_id),
+            name=None if fields.get("name") is None else str(fields["name"]),
+            secrets=None if fields.get("secrets") is None else str(fields["secrets"]),
+        )
+    except AdminNotFound:
+        return _tenant_missing(tenant_id)
+    except AdminError as exc:  # Scalelite: a record that does not validate
+        return _json({"error": exc.message}, 422)
+    return _json({"tenant": tenant})
+
+
+def delete_tenant(ctx: AdminContext, query: Query, payload: Payload) -> JSONResponse:
+    """Refused (422) while the tenant has live meetings, unless `force` (which ends them)."""
+    tenant_id = payload.get("id")
+    if not tenant_id:
+        return _json({"error": "Missing parameter: id"}, 400)
+    try:
+        tenant_commands.tenants_remove(ctx, str(tenant_id), force=_flag(payload.get("force")))
+    except AdminNotFound:
+        return _tenant_missing(tenant_id)
+    except AdminError as exc:
+        return _json({"error": exc.message}, 422)
+    return _json({"success": f"Tenant id={tenant_id} was destroyed"})
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, str):
         return parse_bool(value) is True
@@ -205,6 +267,11 @@ HANDLERS: dict[str, Handler] = {
     "updateServer": update_server,
     "deleteServer": delete_server,
     "panicServer": panic_server,
+    "getTenants": get_tenants,
+    "getTenantInfo": get_tenant_info,
+    "addTenant": add_tenant,
+    "updateTenant": update_tenant,
+    "deleteTenant": delete_tenant,
 }
 
 
@@ -232,7 +299,7 @@ async def admin_api(
         _verify(call_name, raw_query, body, settings)
     except BBBError as exc:
         return _xml_error(exc)
-    if call_name in TENANT_CALLS:
+    if call_name in TENANT_CALLS and not settings.multitenancy_enabled:
         return _json({"message": "Multitenancy is disabled"}, 412)
     try:
         payload = json.loads(body) if body else {}

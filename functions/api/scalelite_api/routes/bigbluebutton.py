@@ -17,6 +17,7 @@ from scalelite_api.dependencies import ContainerDep, ContextDep, SettingsDep
 from scalelite_api.responses import error_response, redirect_response, xml_response
 from scalelite_common.bbb import checksum
 from scalelite_common.bbb import params as P
+from scalelite_common.config import Settings
 from scalelite_common.errors import (
     BBBError,
     ChecksumError,
@@ -25,9 +26,10 @@ from scalelite_common.errors import (
     UnsupportedContentTypeError,
     UnsupportedRequestError,
 )
-from scalelite_common.observability import logger, metrics
+from scalelite_common.observability import ERROR, SUCCESS, api_outcome, bounded, emit, logger
 from scalelite_common.presenters import bbb_json, bbb_recordings, bbb_xml
-from scalelite_common.services.context import RequestContext
+from scalelite_common.services import analytics
+from scalelite_common.services.context import UNRESOLVED_TENANT, RequestContext
 from scalelite_common.services.meetings import CreateRequest, Redirect
 from scalelite_common.services.recordings import TextTrackError
 from scalelite_common.services.wiring import Container
@@ -73,12 +75,13 @@ def _text_tracks(c: Container, r: BBBRequest) -> Json:
         tracks = c.recordings.text_tracks(r.ctx, P.first(r.params, "recordID"))
     except TextTrackError as exc:
         return Json(bbb_json.text_track_error(exc.key, exc.message))
-    base = f"{r.ctx.base_url}/recording/textTrack/{quote(P.first(r.params, 'recordID') or '')}"
+    # Served by the edge from the bucket like every presentation file (a protected recording's needs its cookie).
+    base = f"{r.ctx.base_url}/presentation/{quote(P.first(r.params, 'recordID') or '')}"
     return Json(
         bbb_json.text_tracks(
             [
                 bbb_json.TextTrack(
-                    href=f"{base}/{quote(t.lang)}.vtt",
+                    href=f"{base}/caption_{quote(t.lang)}.vtt",
                     kind=t.kind,
                     label=t.label,
                     lang=t.lang,
@@ -110,6 +113,8 @@ def _get_recordings(c: Container, r: BBBRequest) -> bytes:
         base_url=r.ctx.base_url,
         protected_enabled=r.ctx.settings.protected_recordings_enabled,
         total=listing.total,
+        # a fresh one-time token per protected format, per listing (services/playback.py)
+        protected_url=lambda recording, fmt: c.playback.token_url(r.ctx, recording, fmt.format),
     )
 
 
@@ -175,6 +180,47 @@ def _recordings_disabled(call_name: str) -> Response:
 @router.api_route("/bigbluebutton/api/", methods=["GET", "POST"], include_in_schema=False)
 async def index(settings: SettingsDep) -> Response:
     return xml_response(bbb_xml.index(settings.build_number))
+
+
+@router.post("/bigbluebutton/api/analytics_callback", include_in_schema=False)
+async def analytics_callback(request: Request, ctx: ContextDep, container: ContainerDep) -> Response:
+    """BBB's analytics, relayed to the LMS (services/analytics.py: the statuses answered). No checksum and no
+    content-type check, as in Scalelite; a host naming no tenant (multitenancy) is a checksumError as on every BBB
+    call. Only POST: a GET falls through to `bbb_call` (unsupportedRequest)."""
+    if ctx.tenant_id == UNRESOLVED_TENANT:
+        emit("ApiCalls", Call="analytics_callback", Outcome=ChecksumError.message_key)
+        return error_response(ChecksumError())
+    body = await _limited_body(request, analytics.MAX_BODY)
+    outcome = SUCCESS
+    try:
+        if body is None:
+            result = analytics.Result(analytics.TOO_LARGE, f"The body exceeds {analytics.MAX_BODY} bytes")
+        else:
+            result = container.analytics.relay(ctx, request.headers.get("authorization"), body)
+    except Exception:  # the store could not be read; BBB logs a non-2xx answer (it does not retry)
+        logger.exception("analytics callback failed")
+        result, outcome = analytics.Result(analytics.UNAVAILABLE, "Try again later"), ERROR
+    if result.status >= 300 and outcome == SUCCESS:
+        outcome = api_outcome(str(result.status))  # otherError
+    emit("ApiCalls", Call="analytics_callback", Outcome=outcome)
+    if not result.message:
+        return Response(status_code=result.status)
+    headers = {"www-authenticate": "Bearer"} if result.status == analytics.UNAUTHORIZED else None
+    return Response(result.message, status_code=result.status, media_type="text/plain", headers=headers)
+
+
+async def _limited_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None once it exceeds `limit` bytes (read no further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _charset(content_type_header: str) -> str:
@@ -266,17 +312,30 @@ def _check_meeting_id(params: P.Params) -> None:
 async def bbb_call(
     call_name: str, request: Request, settings: SettingsDep, ctx: ContextDep, container: ContainerDep
 ) -> Response:
+    # Metric dimensions stay bounded: an unknown call name is `unknown`, an unknown messageKey `otherError`.
+    dimension = bounded(call_name, CALLS)
+    response, outcome = await _answer(call_name, request, settings, ctx, container)
+    if outcome == ChecksumError.message_key:
+        emit("ChecksumRejected", Call=dimension)
+    emit("ApiCalls", Call=dimension, Outcome=api_outcome(outcome))
+    return response
+
+
+async def _answer(
+    call_name: str, request: Request, settings: Settings, ctx: RequestContext, container: Container
+) -> tuple[Response, str]:
+    """The answer and its outcome: SUCCESS, the messageKey of the BBB error answered, or `error` (unexpected)."""
     call = CALLS.get(call_name)
     if call is None or request.method not in call.methods:
-        return error_response(UnsupportedRequestError())
+        return error_response(UnsupportedRequestError()), UnsupportedRequestError.message_key
     body = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if request.method == "POST" and body and call.content_types and content_type not in call.content_types:
-        return error_response(UnsupportedContentTypeError())
+        return error_response(UnsupportedContentTypeError()), UnsupportedContentTypeError.message_key
     if call_name == "getMeetings" and settings.get_meetings_api_disabled:
-        return xml_response(bbb_xml.no_meetings())  # stand-in, no checksum (Scalelite)
+        return xml_response(bbb_xml.no_meetings()), SUCCESS  # stand-in, no checksum (Scalelite)
     if call.recordings and settings.recording_disabled:
-        return _recordings_disabled(call_name)
+        return _recordings_disabled(call_name), SUCCESS
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
     try:
         params = await _read_params(request, raw_query, body, content_type)
@@ -296,18 +355,18 @@ async def bbb_call(
             BBBRequest(ctx=ctx, params=params, body=body, xml_body=content_type in XML_TYPES, file=upload),
         )
     except BBBError as exc:
-        if exc.message_key == "checksumError":
-            metrics.add_metric(name="ChecksumRejected", unit="Count", value=1)
-        return error_response(exc)
+        return error_response(exc), exc.message_key
     except Exception:
         logger.exception("unhandled error in BBB call", bbb_call=call_name)
-        return error_response(InternalError("An internal error occurred."))
-    metrics.add_metric(name=f"Call_{call_name}", unit="Count", value=1)
+        return error_response(InternalError("An internal error occurred.")), ERROR
     if isinstance(result, Redirect):
-        return redirect_response(result.location)
+        return redirect_response(result.location), SUCCESS
     if isinstance(result, Json):
-        return Response(content=result.body, media_type="application/json", headers={"cache-control": "no-cache"})
-    return xml_response(result)
+        json_response = Response(
+            content=result.body, media_type="application/json", headers={"cache-control": "no-cache"}
+        )
+        return json_response, SUCCESS
+    return xml_response(result), SUCCESS
 
 
 @router.api_route("/bigbluebutton/api/{call_name:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])

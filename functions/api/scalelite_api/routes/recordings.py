@@ -1,17 +1,17 @@
 """Recording routes outside the BBB API: `POST /scalelite/api/recordingUpload` (a BBB server asks for a presigned
 S3 upload of one recording's archive; services/uploads.py, contract in docs/recordings.md; JSON in and out: 401 for
-a token that does not prove the server, 403 for a recording that server may not upload, 400 for a malformed body)
-and `GET /recording/textTrack/<recordID>/<lang>.vtt` (a caption file of a published recording)."""
+a token that does not prove the server and, with its own message, for a recording that server may not upload; 400
+for a malformed body). Never 403: behind CloudFront an origin's 403 becomes the Recording Not Found page."""
 
 from __future__ import annotations
 
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from scalelite_api.dependencies import ContainerDep, ContextDep
+from scalelite_api.dependencies import ContainerDep
 from scalelite_common.observability import logger
 from scalelite_common.services.uploads import UploadForbidden, UploadInvalid, UploadUnauthenticated
 
@@ -43,8 +43,8 @@ async def recording_upload(request: Request, container: ContainerDep) -> JSONRes
         grant = await run_in_threadpool(container.uploads.authorize, token.strip(), payload)
     except UploadUnauthenticated as exc:
         return _error(401, str(exc))
-    except UploadForbidden as exc:
-        return _error(403, str(exc))
+    except UploadForbidden as exc:  # 401, not 403 (see the module's docstring); the message says what is refused
+        return _error(401, f"Upload refused: {exc}")
     except UploadInvalid as exc:
         return _error(400, str(exc))
     except Exception:
@@ -60,12 +60,3 @@ async def recording_upload(request: Request, container: ContainerDep) -> JSONRes
             "key": grant.key,
         }
     )
-
-
-@router.get("/recording/textTrack/{record_id}/{lang}.vtt", include_in_schema=False)
-async def text_track(record_id: str, lang: str, container: ContainerDep, ctx: ContextDep) -> Response:
-    """The caption file getRecordingTextTracks' href names (served here until CloudFront serves recordings)."""
-    body = await run_in_threadpool(container.recordings.text_track_body, ctx, record_id, lang)
-    if body is None:
-        return Response("Recording Not Found", status_code=404, media_type="text/plain")
-    return Response(body, media_type="text/vtt", headers={"cache-control": "no-cache"})

@@ -112,10 +112,13 @@ class S3ObjectStore:
         content_type: str,
         content_disposition: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        cache_control: str | None = None,
     ) -> None:
         extra: dict[str, Any] = {"ContentType": content_type}
         if content_disposition:
             extra["ContentDisposition"] = content_disposition
+        if cache_control:
+            extra["CacheControl"] = cache_control
         if metadata:
             extra["Metadata"] = dict(metadata)
         head = _read_up_to(body, PART + 1)
@@ -134,6 +137,12 @@ class S3ObjectStore:
                     etag=str(obj.get("ETag", "")),
                     last_modified=obj["LastModified"].timestamp() if "LastModified" in obj else 0.0,
                 )
+
+    def list_folders(self, bucket: str, prefix: str) -> Sequence[str]:
+        folders: list[str] = []
+        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            folders.extend(p["Prefix"] for p in page.get("CommonPrefixes", []) if "Prefix" in p)
+        return folders
 
     def delete(self, bucket: str, keys: Sequence[str]) -> None:
         keys = list(dict.fromkeys(keys))
@@ -158,10 +167,12 @@ class S3ObjectStore:
                 raise
             self._client.copy({"Bucket": bucket, "Key": source}, bucket, target, ExtraArgs=extra, Config=TRANSFER)
 
-    def presign_put(self, bucket: str, key: str, *, expires_in: int, content_type: str) -> PresignedUpload:
-        url = self._client.generate_presigned_url(
-            "put_object", Params={"Bucket": bucket, "Key": key, "ContentType": content_type}, ExpiresIn=expires_in
-        )
-        return PresignedUpload(
-            url=url, method="PUT", headers={"Content-Type": content_type}, expires=int(time.time()) + expires_in
-        )
+    def presign_put(
+        self, bucket: str, key: str, *, expires_in: int, content_type: str, cache_control: str | None = None
+    ) -> PresignedUpload:
+        params: dict[str, Any] = {"Bucket": bucket, "Key": key, "ContentType": content_type}
+        headers = {"Content-Type": content_type}
+        if cache_control:  # signed: the PUT must carry exactly this header
+            params["CacheControl"] = headers["Cache-Control"] = cache_control
+        url = self._client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
+        return PresignedUpload(url=url, method="PUT", headers=headers, expires=int(time.time()) + expires_in)

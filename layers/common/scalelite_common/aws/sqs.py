@@ -8,7 +8,9 @@ from typing import Any
 
 import boto3
 
-from scalelite_common.services.ports import RecordingReady
+from scalelite_common.services.ports import AnalyticsCallback, RecordingReady
+
+MAX_MESSAGE = 1_048_576  # bytes: SQS's largest message (the queue's default MaximumMessageSize)
 
 
 class SqsNotifier:
@@ -19,6 +21,12 @@ class SqsNotifier:
     def recording_ready(self, callback: RecordingReady) -> None:
         body = {"kind": "recording_ready", **dataclasses.asdict(callback)}
         self._client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
+
+    def analytics(self, callback: AnalyticsCallback) -> None:
+        body = json.dumps({"kind": "analytics", **dataclasses.asdict(callback)}, ensure_ascii=False)
+        if len(body.encode()) > MAX_MESSAGE:
+            raise ValueError(f"the analytics message exceeds {MAX_MESSAGE} bytes")
+        self._client.send_message(QueueUrl=self.queue_url, MessageBody=body)
 
 
 class SqsRetryQueue:

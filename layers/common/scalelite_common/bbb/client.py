@@ -17,6 +17,7 @@ import urllib3
 from scalelite_common.bbb import checksum, replies, xml
 from scalelite_common.domain.load import MeetingSample
 from scalelite_common.errors import InternalError, UpstreamError
+from scalelite_common.observability import traced
 
 _REQUEST_REFUSED = frozenset({400, 413, 414, 431})
 
@@ -144,6 +145,7 @@ class BBBClient:
             raise BBBTransportError("malformed XML") from exc
         return BBBResponse(root=root, body=resp.data)
 
+    @traced
     def call(
         self,
         target: Target,

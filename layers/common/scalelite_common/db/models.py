@@ -8,7 +8,9 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TableError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 
@@ -44,6 +46,17 @@ class ServerIndex(GlobalSecondaryIndex["MeetingItem"]):
     server_id = UnicodeAttribute(hash_key=True)
 
 
+class TenantMeetingsIndex(GlobalSecondaryIndex["MeetingItem"]):
+    """Sparse: only meetings of a tenant other than the default one (multitenancy), for the tenant limits. Only
+    what the count needs is projected, so lock and touch writes do not reach the index."""
+
+    class Meta:
+        index_name = "tenant-index"
+        projection = IncludeProjection(["meeting_id", "expires_at", "joins", "participants", "polled_joins"])
+
+    scoped_tenant = UnicodeAttribute(hash_key=True)
+
+
 class MeetingItem(Model):
     class Meta:
         table_name = "MeetingsTable"
@@ -64,7 +77,11 @@ class MeetingItem(Model):
     lock_owner = UnicodeAttribute(null=True)  # absent while nobody holds the meeting (create/end in flight)
     lock_until = NumberAttribute(null=True)
     touched_at = NumberAttribute(null=True)
+    participants = NumberAttribute(null=True)  # as last polled (tenant meetings only)
+    polled_joins = NumberAttribute(null=True)  # `joins` when they were polled
+    scoped_tenant = UnicodeAttribute(null=True)  # tenant_id, except for the default tenant (tenant-index key)
     server_index = ServerIndex()
+    tenant_index = TenantMeetingsIndex()
 
 
 class VoiceBridgeItem(Model):
@@ -178,6 +195,26 @@ class UploadItem(Model):
     expires_at = NumberAttribute(default=0)
 
 
+class TenantItem(Model):
+    """TenantsTable, each kind under its own partition: `tenant` / `<tenant id>` (a tenant), `name` / `<name>` (the
+    claim that keeps names unique: `tenant_id` names its holder), `setting` / `<setting id>` (a tenant setting)."""
+
+    class Meta:
+        table_name = "TenantsTable"
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    tenant_id = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    secrets = UnicodeAttribute(null=True)  # colon-separated, as Scalelite stores them
+    max_meetings = NumberAttribute(null=True)
+    max_attendees = NumberAttribute(null=True)
+    param = UnicodeAttribute(null=True)
+    value = UnicodeAttribute(null=True)
+    mode = UnicodeAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     ServerItem,
     MeetingItem,
@@ -186,6 +223,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     RecordingItem,
     RecordingCountsItem,
     UploadItem,
+    TenantItem,
 )
 
 
@@ -198,6 +236,7 @@ def bind(
     recordings_table: str,
     uploads_table: str,
     region: str,
+    tenants_table: str = "TenantsTable",
     host: str | None,
     max_pool_connections: int = 10,
 ) -> None:
@@ -212,6 +251,7 @@ def bind(
         (RecordingItem, recordings_table),
         (RecordingCountsItem, recordings_table),
         (UploadItem, uploads_table),
+        (TenantItem, tenants_table),
     ):
         model.Meta.table_name = name
         model.Meta.region = region
@@ -219,6 +259,22 @@ def bind(
         setattr(model.Meta, "host", host)  # noqa: B010
         setattr(model.Meta, "max_pool_connections", max_pool_connections)  # noqa: B010
         model._connection = None  # drop a connection made for another table/endpoint
+
+
+def share_connection(connection: Connection) -> None:
+    """Put the bound models on one PynamoDB `Connection` (the store's): one botocore session, client and HTTP pool
+    for every table, where each model would make its own on first use (≈ 30 ms of CPU each: `make bench`,
+    bench_coldstart). A model whose table already has another schema on `connection` keeps a connection of its own."""
+    for model in ALL_MODELS:
+        table = model._get_connection()  # the model's TableConnection and schema; no session or client yet
+        meta = table.connection.get_meta_table(table.table_name)
+        try:
+            shared = connection.get_meta_table(table.table_name)
+        except TableError:
+            connection.add_meta_table(meta)
+            shared = meta
+        if shared.data == meta.data:
+            table.connection = connection
 
 
 def create_tables(wait: bool = False) -> None:

@@ -12,9 +12,12 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWri
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from scalelite_common.db.models import CallbackItem, MeetingItem, ServerItem, VoiceBridgeItem, bind
+from scalelite_common.config import DEFAULT_TENANT
+from scalelite_common.db.models import CallbackItem, MeetingItem, ServerItem, VoiceBridgeItem, bind, share_connection
 from scalelite_common.db.recordings import RecordingsMixin
+from scalelite_common.db.tenants import TenantsMixin
 from scalelite_common.domain.entities import CallbackData, Meeting, Server, ServerState
+from scalelite_common.domain.tenants import TenantUsage, meeting_id_claim, meeting_id_claim_key
 from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone, StoreConflict
 from scalelite_common.observability import logger
 
@@ -113,6 +116,8 @@ def _meeting(item: MeetingItem) -> Meeting:
         lock_owner=item.lock_owner or "",
         lock_until=float(item.lock_until or 0),
         touched_at=float(item.touched_at or 0),
+        participants=int(item.participants or 0),
+        polled_joins=int(item.polled_joins or 0),
     )
 
 
@@ -133,6 +138,9 @@ def _meeting_item(meeting: Meeting) -> MeetingItem:
         lock_owner=meeting.lock_owner or None,
         lock_until=meeting.lock_until or None,
         touched_at=meeting.touched_at or None,
+        participants=meeting.participants or None,
+        polled_joins=meeting.polled_joins or None,
+        scoped_tenant=None if meeting.tenant_id == DEFAULT_TENANT else meeting.tenant_id,
     )
 
 
@@ -148,7 +156,7 @@ def _callback_item(data: CallbackData) -> CallbackItem:
     )
 
 
-class DynamoStore(RecordingsMixin):
+class DynamoStore(RecordingsMixin, TenantsMixin):
     def __init__(self, settings: Settings) -> None:
         pool = max(10, settings.poller_threads)  # botocore's default is 10
         bind(
@@ -158,6 +166,7 @@ class DynamoStore(RecordingsMixin):
             callbacks_table=settings.callbacks_table,
             recordings_table=settings.recordings_table,
             uploads_table=settings.uploads_table,
+            tenants_table=settings.tenants_table,
             region=settings.aws_region,
             host=settings.aws_endpoint_url,
             max_pool_connections=pool,
@@ -165,6 +174,12 @@ class DynamoStore(RecordingsMixin):
         self._connection = Connection(
             region=settings.aws_region, host=settings.aws_endpoint_url, max_pool_connections=pool
         )
+        share_connection(self._connection)
+
+    def connect(self) -> None:
+        """Build the DynamoDB client now rather than on the first call (credentials resolved, no request sent):
+        `scalelite_common.lifecycle.prime_clients`, Lambda only."""
+        _ = self._connection.client
 
     # ---------------------------------------------------------------- servers
     def list_servers(self) -> list[Server]:
@@ -273,9 +288,19 @@ class DynamoStore(RecordingsMixin):
             server_condition &= ServerItem.load_adjust == server.load_adjust
         elif exact:
             server_condition &= ServerItem.load_adjust.does_not_exist() | (ServerItem.load_adjust == 0)
+        id_claim = meeting_id_claim(meeting.tenant_id, meeting.meeting_id)
+        # The default tenant claims nothing, but must not take an id a tenant's live meeting claimed (multitenancy
+        # switched off while tenant meetings run): BBB would merge the two meetings.
+        id_check = meeting_id_claim_key(meeting.meeting_id) if id_claim is None else None
         try:
             with TransactWrite(connection=self._connection) as tx:
                 tx.save(_meeting_item(meeting), condition=meeting_condition)
+                if id_claim is not None:
+                    claim = VoiceBridgeItem(id_claim, meeting_pk=pk, expires_at=meeting.expires_at)
+                    tx.save(claim, condition=vb_condition)
+                if id_check is not None:
+                    unclaimed = VoiceBridgeItem.voice_bridge.does_not_exist() | (VoiceBridgeItem.expires_at < int(now))
+                    tx.condition_check(VoiceBridgeItem, id_check, condition=unclaimed)
                 if meeting.voice_bridge:
                     vb = VoiceBridgeItem(meeting.voice_bridge, meeting_pk=pk, expires_at=meeting.expires_at)
                     tx.save(vb, condition=vb_condition)
@@ -287,7 +312,10 @@ class DynamoStore(RecordingsMixin):
                 if callbacks:
                     tx.save(_callback_item(callbacks))
         except TransactWriteError as exc:
-            names = ["meeting", "voice_bridge", "server"] if meeting.voice_bridge else ["meeting", "server"]
+            # The cancellation reasons come in the order of the transaction's items, which PynamoDB sends as
+            # condition checks, then puts, then updates.
+            names = [*(["meeting_id"] if id_check else []), "meeting", *(["meeting_id"] if id_claim else [])]
+            names += ["voice_bridge", "server"] if meeting.voice_bridge else ["server"]
             reasons = {
                 name
                 for name, reason in zip(names, exc.cancellation_reasons, strict=False)
@@ -376,6 +404,11 @@ class DynamoStore(RecordingsMixin):
             return False
         if voice_bridge:
             self._release_voice_bridge(meeting.voice_bridge, meeting.tenant_id, meeting.meeting_id)
+        # The meetingID is free for every tenant again once its mapping is gone (a crash before this line leaves
+        # the claim until its TTL, the mapping's).
+        self._release_voice_bridge(
+            meeting_id_claim(meeting.tenant_id, meeting.meeting_id) or "", meeting.tenant_id, meeting.meeting_id
+        )
         return True
 
     def lock_meeting(
@@ -424,17 +457,19 @@ class DynamoStore(RecordingsMixin):
             if _conditional_failed(exc):
                 return False
             raise
-        if meeting.voice_bridge:
-            pk = meeting_pk(meeting.tenant_id, meeting.meeting_id)
+        pk = meeting_pk(meeting.tenant_id, meeting.meeting_id)
+        for number in (meeting.voice_bridge, meeting_id_claim(meeting.tenant_id, meeting.meeting_id)):
+            if not number:
+                continue
             try:
                 # Only our own claim; one another meeting took after ours expired is theirs.
-                VoiceBridgeItem(meeting.voice_bridge).update(
+                VoiceBridgeItem(number).update(
                     actions=[VoiceBridgeItem.expires_at.set(expires_at)], condition=VoiceBridgeItem.meeting_pk == pk
                 )
             except UpdateError as exc:
                 if not _conditional_failed(exc):
                     raise
-                logger.warning("voice bridge no longer held by its meeting", meeting_id=meeting.meeting_id)
+                logger.warning("claim no longer held by its meeting", meeting_id=meeting.meeting_id)
         return True
 
     def meetings_on_server(self, server_id: str) -> list[Meeting]:
@@ -443,6 +478,36 @@ class DynamoStore(RecordingsMixin):
     def all_meetings(self) -> Iterator[Meeting]:
         for item in MeetingItem.scan():
             yield _meeting(item)
+
+    def tenant_usage(self, tenant_id: str, *, now: float, exclude_meeting_id: str | None = None) -> TenantUsage:
+        """One Query of the sparse tenant index (paged past 1 MB only, i.e. thousands of meetings)."""
+        meetings = attendees = 0
+        for item in MeetingItem.tenant_index.query(tenant_id, filter_condition=MeetingItem.expires_at >= int(now)):
+            # The index holds only the counted attributes: read those, not a whole Meeting.
+            meetings += item.meeting_id != exclude_meeting_id
+            counted = Meeting(
+                tenant_id,
+                item.meeting_id or "",
+                "",
+                joins=int(item.joins or 0),
+                participants=int(item.participants or 0),
+                polled_joins=int(item.polled_joins or 0),
+            )
+            attendees += counted.attendees
+        return TenantUsage(meetings=meetings, attendees=attendees)
+
+    def record_attendance(self, meeting: Meeting, participants: int, polled_joins: int) -> bool:
+        try:
+            MeetingItem(meeting_pk(meeting.tenant_id, meeting.meeting_id)).update(
+                actions=[MeetingItem.participants.set(participants), MeetingItem.polled_joins.set(polled_joins)],
+                # The same instance only: not one re-created meanwhile (its own count starts afresh).
+                condition=(MeetingItem.server_id == meeting.server_id) & (MeetingItem.created_at == meeting.created_at),
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
 
     def _release_voice_bridge(self, voice_bridge: str, tenant_id: str, meeting_id: str) -> None:
         if not voice_bridge:

@@ -64,6 +64,15 @@ class Meeting:
     lock_owner: str = ""
     lock_until: float = 0.0  # epoch seconds; a lock past this is stale (its holder died)
     touched_at: float = 0.0  # epoch seconds of the last create forwarded for this mapping (0: only the first)
+    # Tenant attendee limits (multitenancy): the participants BBB listed at the last poll, and `joins` as it was
+    # then, so the joins since that poll are `joins - polled_joins`.
+    participants: int = 0
+    polled_joins: int = 0
+
+    @property
+    def attendees(self) -> int:
+        """Users as last polled plus the joins counted since (a join not yet in BBB's list)."""
+        return self.participants + max(0, self.joins - self.polled_joins)
 
     @property
     def last_create(self) -> float:

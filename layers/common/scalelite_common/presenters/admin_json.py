@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from scalelite_common.domain.entities import Meeting, Recording, Server
+from scalelite_common.domain.tenants import Tenant
 
 
 def server_json(server: Server) -> dict[str, Any]:
@@ -66,3 +67,14 @@ def recording_json(recording: Recording, *, detail: bool = False) -> dict[str, A
             },
         )
     return out
+
+
+def tenant_json(tenant: Tenant) -> dict[str, Any]:
+    """A tenant as the CLI and the admin API show it; secrets colon-separated, as Scalelite shows them."""
+    return {
+        "id": tenant.id,
+        "name": tenant.name,
+        "secrets": ":".join(tenant.secrets),
+        "max_meetings": tenant.max_meetings,
+        "max_attendees": tenant.max_attendees,
+    }

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from scalelite_common.bbb import xml
 from scalelite_common.domain.entities import PlaybackFormat, Recording
+from scalelite_common.domain.storage import is_protected
 from scalelite_common.presenters.bbb_xml import no_recordings
 
 ProtectedUrl = Callable[[Recording, PlaybackFormat], str]
@@ -36,7 +37,7 @@ def _sub(parent: ET.Element, name: str, value: object) -> ET.Element:
     return node
 
 
-def _absolute(base_url: str, path: str) -> str:
+def absolute_url(base_url: str, path: str) -> str:
     """A stored host-less path under the request's scheme and host (an already absolute URL is kept)."""
     return path if _ABSOLUTE.match(path) else base_url + path
 
@@ -53,7 +54,7 @@ def _format(
 ) -> None:
     entry = ET.SubElement(playback, "format")
     _sub(entry, "type", fmt.format or name)
-    url = protected_url(r, fmt) if hidden and protected_url is not None else _absolute(base_url, fmt.url)
+    url = protected_url(r, fmt) if hidden and protected_url is not None else absolute_url(base_url, fmt.url)
     _sub(entry, "url", url)
     _sub(entry, "length", fmt.length)
     if fmt.processing_time is not None:
@@ -64,7 +65,7 @@ def _format(
         images = ET.SubElement(ET.SubElement(entry, "preview"), "images")
         for thumb in fmt.thumbnails:
             attrs = {"alt": _text(thumb.alt), "height": _text(thumb.height), "width": _text(thumb.width)}
-            ET.SubElement(images, "image", attrs).text = _text(_absolute(base_url, thumb.url))
+            ET.SubElement(images, "image", attrs).text = _text(absolute_url(base_url, thumb.url))
 
 
 def _recording(
@@ -91,7 +92,9 @@ def _recording(
         if _ELEMENT_NAME.fullmatch(key):
             _sub(metadata, key, value)  # an empty value: an empty element (see the module's docstring)
     playback = ET.SubElement(node, "playback")
-    hidden = protected_enabled and r.protected  # protection means nothing while the feature is off (Scalelite)
+    # Token URLs for a published protected recording only (protection means nothing while the feature is off, as in
+    # Scalelite; an unpublished recording plays nowhere): the rule that puts its files under protected/.
+    hidden = is_protected(r, protected_enabled)
     for name in sorted(r.formats):
         _format(playback, r, name, r.formats[name], base_url=base_url, hidden=hidden, protected_url=protected_url)
 

@@ -1,13 +1,18 @@
-"""Recording-ready callbacks to LMSs (Scalelite's `RecordingReadyNotifierService`, BBB's
-`post_publish_recording_ready_callback`), delivered from the callback queue by the CallbackFunction.
+"""Callbacks to LMSs, delivered from the callback queue by the CallbackFunction: recording-ready (Scalelite's
+`RecordingReadyNotifierService`, BBB's `post_publish_recording_ready_callback`) and analytics (Scalelite's
+`AnalyticsCallbackEventHandler`; queued by services/analytics.py).
 
-One queued message (`aws/sqs.py`: `{"kind": "recording_ready", "url", "tenant_id", "meeting_id", "record_id"}`) is
-POSTed to its `url` as `signed_parameters=<JWT>`, the JWT's payload `{"meeting_id", "record_id"}` (no exp) signed with
-each load balancer secret in turn: HS256, or HS512 when the accepted checksums include SHA512 but not SHA256. A 2xx
-answer delivers it; 404 or 410 (the LMS does not know the meeting or deleted it) gives up; any other status tries the
-next secret. When no secret got a 2xx, or the LMS could not be reached, the delivery is retried: the message comes
-back after the next of CALLBACK_RETRY_DELAYS (its visibility timeout), and after the queue's maxReceiveCount it goes
-to the dead-letter queue. Unlike Scalelite (one attempt, never retried), an LMS that is down for a while still gets it.
+A recording-ready message (`aws/sqs.py`: `{"kind": "recording_ready", "url", "tenant_id", "meeting_id",
+"record_id"}`) is POSTed to its `url` as `signed_parameters=<JWT>`, the JWT's payload `{"meeting_id", "record_id"}`
+(no exp) signed with each load balancer secret in turn (with multitenancy: each secret of the meeting's tenant):
+HS256, or HS512 when the accepted checksums include SHA512 but not SHA256. An analytics message (`{"kind":
+"analytics", "url", "tenant_id", "meeting_id", "payload"}`) is POSTed to its `url` as the JSON `payload` with
+`Authorization: Bearer <JWT>`, HS512 over `{"exp": now + 24 h}` (fresh for each attempt), signed with the same
+secrets in turn. For both, a 2xx answer delivers it; 404 or 410 (the LMS does not know the meeting or deleted it)
+gives up; any other status tries the next secret. When no secret got a 2xx, or the LMS could not be reached, the
+delivery is retried: the message comes back after the next of CALLBACK_RETRY_DELAYS (its visibility timeout), and
+after the queue's maxReceiveCount it goes to the dead-letter queue. Unlike Scalelite (one attempt, never retried),
+an LMS that is down for a while still gets it.
 
 Neither the JWT nor a secret is ever logged, nor the URL's query (LMS callback URLs often carry a token).
 """
@@ -15,7 +20,8 @@ Neither the JWT nor a secret is ever logged, nor the URL's query (LMS callback U
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -24,11 +30,15 @@ from urllib.parse import urlsplit
 import jwt
 
 from scalelite_common.concurrency import fan_out
-from scalelite_common.config import Settings
-from scalelite_common.observability import logger
-from scalelite_common.services.ports import HttpPoster
+from scalelite_common.config import DEFAULT_TENANT, Settings
+from scalelite_common.observability import emit, logger, traced
+from scalelite_common.services.ports import HttpPoster, TenantRepository
+
+MAX_RECEIVES = 6  # CallbackQueue's maxReceiveCount (template.yaml): the receive after which SQS dead-letters
 
 GIVE_UP_STATUSES = frozenset({404, 410})
+ANALYTICS_TOKEN_LIFETIME = 86_400  # seconds: the exp BBB gives its own analytics token
+ANALYTICS_USER_AGENT = "BigBlueButton Analytics Callback"  # what BBB and Scalelite send
 MAX_PARALLEL = 10  # one SQS batch at most
 DEADLINE_MARGIN = 3.0  # seconds kept back from the invocation's time for changing visibilities and answering
 
@@ -58,10 +68,17 @@ class RetryQueue(Protocol):
 
 
 class CallbackDelivery:
-    def __init__(self, poster: HttpPoster, settings: Settings, queue: RetryQueue | None = None) -> None:
+    def __init__(
+        self,
+        poster: HttpPoster,
+        settings: Settings,
+        queue: RetryQueue | None = None,
+        tenants: TenantRepository | None = None,  # multitenancy: callbacks are signed with their tenant's secrets
+    ) -> None:
         self.poster = poster
         self.settings = settings
         self.queue = queue
+        self.tenants = tenants
 
     @property
     def algorithm(self) -> str:
@@ -75,11 +92,13 @@ class CallbackDelivery:
         except ValueError:
             logger.error("callback message is not JSON: dropped")
             return Outcome.GAVE_UP
-        if not isinstance(message, dict) or message.get("kind") != "recording_ready":
-            kind = message.get("kind") if isinstance(message, dict) else None
-            logger.error("unknown callback message: dropped", kind=str(kind)[:64])
-            return Outcome.GAVE_UP
-        return self._recording_ready(message)
+        kind = message.get("kind") if isinstance(message, dict) else None
+        if kind == "recording_ready":
+            return self._recording_ready(message)
+        if kind == "analytics":
+            return self._analytics(message)
+        logger.error("unknown callback message: dropped", kind=str(kind)[:64])
+        return Outcome.GAVE_UP
 
     def _recording_ready(self, message: Mapping[str, Any]) -> Outcome:
         url, meeting_id, record_id = (message.get(k) for k in ("url", "meeting_id", "record_id"))
@@ -87,44 +106,76 @@ class CallbackDelivery:
             logger.error("recording-ready message lacks url, meeting_id or record_id: dropped")
             return Outcome.GAVE_UP
         assert isinstance(url, str) and isinstance(meeting_id, str) and isinstance(record_id, str)
-        where = _where(url)
-        log: dict[str, object] = {
-            "meeting_id": meeting_id,
-            "record_id": record_id,
-            "callback": where or "(invalid URL)",
-        }
-        if not where:
-            logger.error("recording-ready URL is not an http(s) URL: dropped", extra=log)
-            return Outcome.GAVE_UP
-        secrets = self._secrets(str(message.get("tenant_id") or ""))
-        if not secrets:
-            logger.error("no load balancer secret to sign the recording-ready callback with", extra=log)
-            return Outcome.RETRY
         payload = {"meeting_id": meeting_id, "record_id": record_id}
+
+        def post(secret: str) -> int:
+            token = jwt.encode(payload, secret, algorithm=self.algorithm)
+            return self.poster.post_form(url, {"signed_parameters": token})
+
+        log: dict[str, object] = {"meeting_id": meeting_id, "record_id": record_id}
+        return self._signed_post("recording-ready", url, str(message.get("tenant_id") or ""), log, post)
+
+    def _analytics(self, message: Mapping[str, Any]) -> Outcome:
+        """BBB's analytics JSON (with `customer`), POSTed as it came with a fresh HS512 bearer JWT `{exp}`, as
+        BBB's post_events_analytics_callback.rb and Scalelite send it."""
+        url, meeting_id, payload = (message.get(k) for k in ("url", "meeting_id", "payload"))
+        if not (isinstance(url, str) and url and isinstance(meeting_id, str) and isinstance(payload, dict)):
+            logger.error("analytics message lacks url, meeting_id or payload: dropped")
+            return Outcome.GAVE_UP
+        body = json.dumps(payload, ensure_ascii=False).encode()
+
+        def post(secret: str) -> int:
+            token = jwt.encode({"exp": int(time.time()) + ANALYTICS_TOKEN_LIFETIME}, secret, algorithm="HS512")
+            headers = {"Authorization": f"Bearer {token}", "User-Agent": ANALYTICS_USER_AGENT}
+            return self.poster.post_json(url, body, headers)
+
+        log: dict[str, object] = {"meeting_id": meeting_id}
+        return self._signed_post("analytics", url, str(message.get("tenant_id") or ""), log, post)
+
+    def _signed_post(
+        self, what: str, url: str, tenant_id: str, log: dict[str, object], post: Callable[[str], int]
+    ) -> Outcome:
+        """`post(secret)` with each secret of the callback's tenant in turn until a 2xx (see the module doc)."""
+        where = _where(url)
+        log = {**log, "callback": where or "(invalid URL)"}
+        if not where:
+            logger.error(f"{what} URL is not an http(s) URL: dropped", extra=log)
+            return Outcome.GAVE_UP
+        secrets = self._secrets(tenant_id)
+        if not secrets:
+            logger.error(f"no load balancer secret to sign the {what} callback with", extra=log)
+            return Outcome.RETRY
         statuses = []
         for secret in secrets:
-            token = jwt.encode(payload, secret, algorithm=self.algorithm)
             try:
-                status = self.poster.post_form(url, {"signed_parameters": token})
+                status = post(secret)
             except OSError as exc:
                 error = str(exc) or type(exc).__name__
-                logger.warning("recording-ready callback failed: no answer", extra={**log, "error": error})
+                logger.warning(f"{what} callback failed: no answer", extra={**log, "error": error})
                 return Outcome.RETRY
             if 200 <= status < 300:
-                logger.info("recording-ready callback delivered", extra={**log, "status": status})
+                logger.info(f"{what} callback delivered", extra={**log, "status": status})
                 return Outcome.DELIVERED
             if status in GIVE_UP_STATUSES:
-                logger.warning("recording-ready callback refused by the LMS: given up", extra={**log, "status": status})
+                logger.warning(f"{what} callback refused by the LMS: given up", extra={**log, "status": status})
                 return Outcome.GAVE_UP
             statuses.append(status)
-        logger.warning("recording-ready callback failed", extra={**log, "statuses": statuses})
+        logger.warning(f"{what} callback failed", extra={**log, "statuses": statuses})
         return Outcome.RETRY
 
     def _secrets(self, tenant_id: str) -> tuple[str, ...]:
-        """The secrets a tenant's callbacks are signed with: the load balancer's (one tenant today)."""
-        return self.settings.loadbalancer_secrets
+        """The secrets a callback is signed with: those of the tenant the meeting was created under (multitenancy),
+        else the load balancer's. None for a tenant removed since (the message is retried, then dead-lettered)."""
+        if self.tenants is None or not self.settings.multitenancy_enabled or tenant_id in ("", DEFAULT_TENANT):
+            return self.settings.accepted_secrets()
+        tenant = self.tenants.get_tenant(tenant_id)
+        if tenant is None:
+            logger.error("the callback's tenant no longer exists", tenant=tenant_id)
+            return ()
+        return tenant.secrets
 
     # ------------------------------------------------------------------------------------------- a queue batch
+    @traced
     def process(self, messages: Sequence[QueuedMessage], *, time_left: float) -> list[str]:
         """Deliver a batch (concurrently, within `time_left` seconds); the message ids to report as failed. Each
         failed message is made visible again after its retry delay; one still running at the deadline is failed
@@ -133,8 +184,13 @@ class CallbackDelivery:
         outcomes = fan_out(list(messages), lambda m: self.deliver(m.body), workers=MAX_PARALLEL, timeout=budget)
         failed = []
         for message, outcome in zip(messages, outcomes, strict=True):
+            if outcome is Outcome.DELIVERED:
+                emit("CallbacksDelivered")
             if outcome in (Outcome.DELIVERED, Outcome.GAVE_UP):
                 continue
+            emit("CallbacksFailed")
+            if message.receive_count >= MAX_RECEIVES:
+                emit("CallbacksDeadLettered")  # SQS moves it to the dead-letter queue instead of a next receive
             if isinstance(outcome, BaseException):
                 logger.error("callback delivery crashed", message_id=message.message_id, error=type(outcome).__name__)
             self._retry_later(message)

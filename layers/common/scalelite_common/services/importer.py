@@ -8,8 +8,10 @@ Per object, in order:
 2. Merge with the stored recording: publish state, `protect` and updateRecordings edits made through the API win
    over the archive; a recording deleted through the API is not brought back; a format whose archive content is
    the one already imported is not copied again (redelivered events and re-sent archives are no-ops).
-3. Stream the changed formats' files to `published|unpublished/<format>/<recordID>/…` (a second pass), delete
-   that format's stale objects under both prefixes, then store the recording (one transaction, with counters).
+3. Stream the changed formats' files to `<prefix>/<format>/<recordID>/…` (a second pass; the prefix is
+   `domain.storage.files_prefix`: published, protected or unpublished), delete that format's stale objects under
+   every prefix, then store the recording (one transaction, with counters); a re-imported format's files cached at
+   the edge are invalidated.
 4. Queue the recording-ready callback once per recording, delete the spool object and its pending-upload entry.
 Errors of S3 or DynamoDB propagate (the Lambda retries; the scheduled sweep picks up what is left, and gives up
 into `failed/` after MAX_ATTEMPTS).
@@ -27,10 +29,11 @@ from scalelite_common.bbb import archive
 from scalelite_common.bbb.metadata import FormatImport, MetadataError
 from scalelite_common.config import DEFAULT_TENANT, Settings
 from scalelite_common.domain.entities import Recording, RecordingOrigin, RecordingState
+from scalelite_common.domain.storage import PREFIXES, files_prefix
 from scalelite_common.errors import ObjectChanged
-from scalelite_common.observability import logger, metrics
-from scalelite_common.services.ports import Notifier, ObjectStore, RecordingReady, Store
-from scalelite_common.services.recordings import PREFIXES
+from scalelite_common.observability import emit, logger, traced
+from scalelite_common.services.ports import EdgeCache, Notifier, ObjectStore, RecordingReady, Store
+from scalelite_common.services.recordings import RecordingService, edge_paths
 from scalelite_common.services.uploads import UPLOAD_PREFIX, base_record_id
 
 FAILED_PREFIX = "failed/"
@@ -68,13 +71,22 @@ def _ascii(text: str, limit: int = 1024) -> str:
 
 
 class RecordingImporter:
-    def __init__(self, store: Store, objects: ObjectStore, notifier: Notifier | None, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        objects: ObjectStore,
+        notifier: Notifier | None,
+        settings: Settings,
+        edge: EdgeCache | None = None,
+    ) -> None:
         self.store = store
         self.objects = objects
         self.notifier = notifier
         self.settings = settings
+        self.edge = edge
 
     # ------------------------------------------------------------------ entry points
+    @traced
     def import_object(self, bucket: str, key: str, *, etag: str | None = None) -> ImportResult:
         if key.startswith(FAILED_PREFIX) or key.endswith("/"):
             return ImportResult(key, "ignored")
@@ -142,13 +154,11 @@ class RecordingImporter:
             by_format.setdefault(member.format, []).append(member)
         fingerprints = {f: _fingerprint(fmt, by_format.get(f, [])) for f, fmt in manifest.formats.items()}
         recording = self._merge(existing, manifest, tenant_id, origin, server_id, fingerprints)
-        prefix = "published" if recording.published else "unpublished"
+        enabled = s.protected_recordings_enabled
+        prefix = files_prefix(recording, enabled)
+        moved = existing is not None and files_prefix(existing, enabled) != prefix
         changed = [
-            f
-            for f in manifest.formats
-            if existing is None
-            or existing.imported.get(f) != fingerprints[f]
-            or existing.published != recording.published
+            f for f in manifest.formats if existing is None or existing.imported.get(f) != fingerprints[f] or moved
         ]
         if not changed:
             return ImportResult(key, "unchanged", record_id, formats=sorted(manifest.formats))
@@ -178,9 +188,28 @@ class RecordingImporter:
             ]
             if stale:
                 self.objects.delete(s.recordings_bucket, stale)
+        # The formats not in this archive join the others' prefix (after a publish change, or when
+        # PROTECTED_RECORDINGS_ENABLED was toggled since they were stored): moved, as publishing moves them.
+        mover = RecordingService(
+            self.store, self.objects, s.recordings_bucket, protection_enabled=enabled, edge=self.edge
+        )
+        before = existing or recording
+        relocations = [
+            mover.move_files(before, recording, "relocate", source=p, formats={fmt})
+            for fmt in sorted(set(before.formats) - set(changed))
+            for p in PREFIXES
+            if p != prefix
+        ]
         recording = self._notify(recording, existing)
         self.store.save_recording(recording, previous=existing)
-        metrics.add_metric(name="RecordingsImported", unit="Count", value=1)
+        for cleanup in relocations:
+            if cleanup is not None:
+                cleanup()
+        served_before = existing is not None and files_prefix(existing, enabled) != "unpublished"
+        replaced = {f for f in changed if existing is not None and f in existing.imported}
+        if self.edge is not None and served_before and replaced:  # a rebuilt format: cached old files must go
+            self.edge.invalidate(edge_paths(recording, replaced))
+        emit("RecordingsImported")
         logger.info("recording imported", record_id=record_id, formats=changed, tenant=tenant_id)
         return ImportResult(key, "imported", record_id, formats=sorted(changed))
 
@@ -273,6 +302,6 @@ class RecordingImporter:
 
     def _fail(self, bucket: str, key: str, reason: str) -> None:
         logger.warning("recording archive rejected", key=key, reason=reason)
-        metrics.add_metric(name="RecordingsRejected", unit="Count", value=1)
+        emit("RecordingsRejected")
         self.objects.copy(bucket, key, FAILED_PREFIX + key, metadata={"reason": _ascii(reason)})
         self._done(bucket, key, "")

@@ -6,7 +6,8 @@ Rendering is the presenters' job (`scalelite_common.presenters.bbb_xml`).
 
 DynamoDB round trips on the normal path (see docs/data-model.md): create of a mapped meeting 3 (lock, servers,
 unlock), of a new one 4 (lock attempt, servers, one transaction, unlock), join 2, end 3 (lock, server, delete),
-isMeetingRunning 2, getMeetingInfo 2, getMeetings 1.
+isMeetingRunning 2, getMeetingInfo 2, getMeetings 1. A tenant with limits adds one Query to a new meeting's create
+and to every join (`_check_limits`).
 """
 
 from __future__ import annotations
@@ -30,16 +31,18 @@ from scalelite_common.domain.entities import CallbackData, Meeting, RecordingOri
 from scalelite_common.errors import (
     BBBError,
     InternalError,
+    MeetingIDNotUniqueError,
     MeetingNotFoundError,
     MissingMeetingIDError,
     NoAvailableServerError,
     PlacementConflict,
     ServerGone,
     ServerUnavailableError,
+    TenantLimitReachedError,
     UpstreamError,
     ValidationError,
 )
-from scalelite_common.observability import logger
+from scalelite_common.observability import emit, logger, traced
 from scalelite_common.services.context import RequestContext
 from scalelite_common.services.ports import BBBGateway, Store
 
@@ -51,6 +54,8 @@ RECORDING_READY_PARAMS = (
     "meta_canvas-recording-ready-url",
 )
 ANALYTICS_PARAM = "meta_analytics-callback-url"
+TENANT_ID_PARAM = "meta_tenant-id"
+TENANT_NAME_PARAM = "meta_tenant-name"
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 # A create or end holds its meetingID's lock for at most the API function's timeout (template: 30 s); a lock older
 # than that belongs to a dead invocation. A waiter gives up a little earlier, inside its own timeout.
@@ -133,6 +138,7 @@ class MeetingService:
         self.settings = settings
 
     # ------------------------------------------------------------------ create
+    @traced
     def create(self, req: CreateRequest) -> BBBResponse:
         """Under the meetingID's lock (see `_lock`): forward to the mapped server while it can serve the meeting, else
         place the meeting anew (the new mapping held the same way until BBB answered)."""
@@ -150,6 +156,8 @@ class MeetingService:
         hold = _Hold(req.ctx.tenant_id, meeting_id)
         try:
             existing = self._lock(hold, create=True, wait=False)
+            if existing is None:
+                self._check_limits(req.ctx, meeting_id)  # a new meeting (a running one is not counted again)
             while True:
                 servers = self.store.list_servers()
                 moderator_pw = ""
@@ -176,6 +184,20 @@ class MeetingService:
                 existing = self._lock(hold, create=True, wait=True)
         finally:
             self._unlock(hold)
+
+    def _check_limits(self, ctx: RequestContext, meeting_id: str | None = None) -> None:
+        """The tenant's limits (multitenancy; none: no read): with `meeting_id`, a create of a new meeting (refused
+        at max_meetings other meetings, or at max_attendees); without, a join (refused at max_attendees). One Query
+        of the tenant's meetings, read then checked: concurrent requests may pass together (a soft limit,
+        docs/tenants.md)."""
+        creating = meeting_id is not None
+        if not ctx.max_attendees and not (creating and ctx.max_meetings):
+            return
+        usage = self.store.tenant_usage(ctx.tenant_id, now=time.time(), exclude_meeting_id=meeting_id)
+        if creating and ctx.max_meetings and usage.meetings >= ctx.max_meetings:
+            raise TenantLimitReachedError(ctx.max_meetings, "meetings")
+        if ctx.max_attendees and usage.attendees >= ctx.max_attendees:
+            raise TenantLimitReachedError(ctx.max_attendees, "attendees")
 
     def _lock(self, hold: _Hold, *, create: bool, wait: bool) -> Meeting | None:
         """Take the meetingID's lock: the mapping, or None when there is no live mapping (with `wait=False`, also
@@ -273,6 +295,9 @@ class MeetingService:
                 hold.held = True
             except PlacementConflict as exc:
                 reasons = exc.reasons
+                if "meeting_id" in reasons:
+                    # Another tenant's live meeting: refused without touching it (BBB would otherwise merge them).
+                    raise MeetingIDNotUniqueError() from exc
                 if "meeting" in reasons:
                     return None
                 if "voice_bridge" in reasons:
@@ -298,6 +323,7 @@ class MeetingService:
                     raise InternalError("Unable to create meeting on server.") from exc
                 attempts += 1
                 failures.append(server.id)
+                emit("CreateFailovers")
                 logger.warning("create failed at transport level; failing over", server=server.id, error=str(exc))
                 ordered = [x for x in ordered if x.id not in failures]
             except BBBError:
@@ -346,11 +372,18 @@ class MeetingService:
             defaults={k: v for k, v in s.default_create_params.items() if k != SERVER_TAG_PARAM},
             overrides={k: v for k, v in s.override_create_params.items() if k != SERVER_TAG_PARAM},
         )
+        if req.ctx.rules is not None:
+            req.ctx.rules.apply(shaped)  # the tenant's caps and appends (multitenancy)
         if (new or not shaped.get("moderatorPW")) and meeting.moderator_pw:
             shaped["moderatorPW"] = meeting.moderator_pw
         if meeting.voice_bridge:
             shaped["voiceBridge"] = meeting.voice_bridge
         shaped.pop(SERVER_TAG_PARAM, None)
+        if req.ctx.metadata_tenant:
+            # Only the balancer says which tenant a meeting belongs to (the request's values are overwritten); BBB's
+            # getMeetings and the recording's metadata.xml then carry the tenant (getMeetings filters on it).
+            shaped[TENANT_ID_PARAM] = req.ctx.metadata_tenant
+            shaped[TENANT_NAME_PARAM] = req.ctx.tenant_name
         if server.tag:
             shaped[SERVER_TAG_PARAM] = server.tag  # the server's tag, never the request's (no `!`)
         if s.max_meeting_duration > 0:
@@ -366,7 +399,9 @@ class MeetingService:
         if shaped.get(ANALYTICS_PARAM):
             # Built from configuration only: a request header must never choose where BBB sends analytics.
             if s.url_host:
-                shaped[ANALYTICS_PARAM] = f"https://{s.url_host}/bigbluebutton/api/analytics_callback"
+                # On the tenant's host (multitenancy): the relay finds the meeting within the host's tenant.
+                host = f"{req.ctx.tenant_name}.{s.url_host}" if req.ctx.tenant_name else s.url_host
+                shaped[ANALYTICS_PARAM] = f"https://{host}/bigbluebutton/api/analytics_callback"
             else:
                 shaped.pop(ANALYTICS_PARAM)
                 logger.warning("analytics callback dropped: URL_HOST is not set", meeting_id=meeting.meeting_id)
@@ -400,8 +435,10 @@ class MeetingService:
             logger.exception("could not store the meeting's origin; its recordings will be refused", server=server.id)
 
     # ------------------------------------------------------------------- join
+    @traced
     def join(self, ctx: RequestContext, params: P.Params) -> Redirect:
         meeting_id = _meeting_id(params)
+        self._check_limits(ctx)
         now = time.time()
         meeting = self.store.count_join(ctx.tenant_id, meeting_id, now=now)
         if meeting is None:
@@ -418,6 +455,8 @@ class MeetingService:
         shaped = P.shape(
             params, exclude=s.join_exclude_params, defaults=s.default_join_params, overrides=s.override_join_params
         )
+        if ctx.rules is not None:
+            ctx.rules.apply(shaped)
         return Redirect(self.client.signed_url(_target(server), "join", list(shaped.items())))
 
     # ------------------------------------------------------- meeting lookups
@@ -431,6 +470,7 @@ class MeetingService:
             return None
         return meeting, server
 
+    @traced
     def is_meeting_running(self, ctx: RequestContext, params: P.Params) -> BBBResponse | None:
         """The meeting's server's answer; None when the balancer knows no such meeting (it is not running)."""
         found = self._meeting_and_server(ctx, params)
@@ -441,6 +481,7 @@ class MeetingService:
             server, "isMeetingRunning", [("meetingID", meeting.meeting_id)], "Unable to access meeting on server."
         )
 
+    @traced
     def get_meeting_info(self, ctx: RequestContext, params: P.Params) -> BBBResponse:
         found = self._meeting_and_server(ctx, params)
         if found is None:
@@ -450,6 +491,7 @@ class MeetingService:
             server, "getMeetingInfo", [("meetingID", meeting.meeting_id)], "Unable to access meeting on server."
         )
 
+    @traced
     def end(self, ctx: RequestContext, params: P.Params) -> BBBResponse:
         """Under the meetingID's lock (a create racing it waits, see `_lock`). The mapping is forgotten only once BBB
         confirms the end (SUCCESS, or notFound: already gone); a refused end (wrong password) leaves the meeting
@@ -477,6 +519,7 @@ class MeetingService:
         finally:
             self._unlock(hold)
 
+    @traced
     def insert_document(self, ctx: RequestContext, params: P.Params, body: bytes) -> BBBResponse:
         found = self._meeting_and_server(ctx, params)
         if found is None:
@@ -490,6 +533,7 @@ class MeetingService:
             body=body,
         )
 
+    @traced
     def send_chat_message(self, ctx: RequestContext, params: P.Params) -> BBBResponse:
         found = self._meeting_and_server(ctx, params)
         if found is None:
@@ -509,6 +553,7 @@ class MeetingService:
             raise InternalError(transport_message) from exc
 
     # ------------------------------------------------------------ getMeetings
+    @traced
     def get_meetings(self, ctx: RequestContext) -> list[ET.Element]:
         """The tenant's `<meeting>` entries from every online enabled/cordoned server, asked concurrently;
         unreachable ones are skipped (Scalelite #498)."""

@@ -17,6 +17,7 @@ See docs/poller.md.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import zlib
@@ -25,16 +26,14 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from scalelite_common.bbb.client import BBBTransportError, Target
 from scalelite_common.bbb.replies import PollFailure
-from scalelite_common.config import Settings
+from scalelite_common.config import DEFAULT_TENANT, Settings
 from scalelite_common.domain.entities import Meeting, Server, ServerState
 from scalelite_common.domain.health import Health, after_poll
 from scalelite_common.domain.load import MeetingSample, ServerStats, server_stats
 from scalelite_common.errors import BBBError, MeetingNotFoundError, ServerGone
-from scalelite_common.observability import logger, metrics
+from scalelite_common.observability import emit, logger, traced
 from scalelite_common.services.ports import BBBGateway, Store
 
 PollWhat = Literal["all", "servers", "meetings", "versions"]
@@ -135,6 +134,7 @@ class _Result:
     error: str | None = None
     timed_out: bool = False
     running: frozenset[str] | None = None  # meetingIDs listed by a healthy answer
+    participants: dict[str, int] = field(default_factory=dict)  # meetingID → participantCount, same answer
     came_online: bool = False
     panicked: bool = False
     cleared: list[str] = field(default_factory=list)
@@ -227,6 +227,7 @@ class Poller:
         return aggregate(summaries, self.monotonic() - start)
 
     # ----------------------------------------------------------------------- cycle
+    @traced
     def cycle(self, what: str = "all", *, stop_at: float | None = None) -> CycleSummary:
         if what not in POLL_WHATS:
             raise ValueError(f"unknown poll target {what!r}")
@@ -256,10 +257,14 @@ class Poller:
                 prefetch.shutdown(wait=False)
         summary.duration = self.monotonic() - started
         if plan.health:
-            metrics.add_metric(name="ServersOnline", unit=MetricUnit.Count, value=summary.online)
-            metrics.add_metric(name="ServersOffline", unit=MetricUnit.Count, value=summary.offline)
-            metrics.add_metric(name="TotalLoad", unit=MetricUnit.Count, value=summary.total_load)
-            metrics.add_metric(name="PollFailures", unit=MetricUnit.Count, value=len(summary.failed))
+            emit("ServersOnline", summary.online)
+            emit("ServersOffline", summary.offline)
+            emit("TotalLoad", summary.total_load)
+            emit("PollFailures", len(summary.failed))
+        if plan.meetings:
+            emit("Meetings", summary.meetings_running)
+        emit("PollDuration", summary.duration * 1000)
+        emit("PollOverrun", 1 if summary.duration > self.settings.poll_interval else 0)
         logger.info("poll cycle done", extra=summary.as_dict())
         return summary
 
@@ -342,6 +347,7 @@ class Poller:
         try:
             if fetched.meetings is not None:
                 res.running = frozenset(m.meeting_id for m in fetched.meetings)
+                res.participants = {m.meeting_id: m.participants for m in fetched.meetings}
             if plan.health:
                 self._record_health(fetched, res, plan)
             elif fetched.version and fetched.version != server.bbb_version:
@@ -466,6 +472,7 @@ class Poller:
         """Mappings against the meetings their server listed. Only healthy answers count: a mapping whose server
         failed, timed out, was panicked or is gone is left to its TTL (or to the panic)."""
         listed = {r.server.id: r.running for r in results if r.running is not None and not r.panicked}
+        counted = {r.server.id: r.participants for r in results}
         now = plan.now
         ttl = self.settings.default_meeting_ttl
         # Refresh a running meeting's TTL once it has lost `slack` seconds, not on every poll: one write per
@@ -473,6 +480,7 @@ class Poller:
         slack = min(3600, ttl // 4)
         extend: list[Meeting] = []
         end: list[Meeting] = []
+        attendance: list[Meeting] = []  # with the polled participants
         for meeting in mappings:
             running = listed.get(meeting.server_id)
             if running is None or (meeting.expires_at and meeting.expires_at < now):
@@ -481,9 +489,14 @@ class Poller:
                 summary.meetings_running += 1
                 if meeting.expires_at < now + ttl - slack:
                     extend.append(meeting)
+                # Tenant attendee limits count these (multitenancy only; a write only when something changed).
+                users = counted[meeting.server_id].get(meeting.meeting_id, 0)
+                tenant_meeting = meeting.tenant_id != DEFAULT_TENANT
+                if tenant_meeting and (users != meeting.participants or meeting.joins != meeting.polled_joins):
+                    attendance.append(dataclasses.replace(meeting, participants=users))
             elif meeting.last_create <= now - MEETING_GRACE:
                 end.append(meeting)
-        if not extend and not end:
+        if not extend and not end and not attendance:
             return
         expires_at = int(now) + ttl
 
@@ -497,10 +510,15 @@ class Poller:
             logger.info("meeting ended", meeting_id=meeting.meeting_id, server=meeting.server_id)
             return True
 
-        workers = min(len(extend) + len(end), self.settings.poller_threads)
+        def attendance_one(meeting: Meeting) -> bool:
+            # `joins` as read with this cycle's mappings: joins counted after that stay "since the poll".
+            return self.store.record_attendance(meeting, meeting.participants, meeting.joins)
+
+        workers = min(len(extend) + len(end) + len(attendance), self.settings.poller_threads)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
             extended = list(pool.map(_guarded(extend_one), extend))
             ended = list(pool.map(_guarded(end_one), end))
+            list(pool.map(_guarded(attendance_one), attendance))
         summary.meetings_extended = sum(extended)
         summary.meetings_ended = sum(ended)
 

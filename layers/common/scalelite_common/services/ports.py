@@ -15,6 +15,7 @@ from typing import IO, Any, Protocol
 from scalelite_common.bbb.client import BBBResponse, Target
 from scalelite_common.domain.entities import CallbackData, Meeting, Recording, RecordingOrigin, Server
 from scalelite_common.domain.load import MeetingSample
+from scalelite_common.domain.tenants import Tenant, TenantSetting, TenantUsage
 
 
 class ServerRepository(Protocol):
@@ -54,7 +55,9 @@ class MeetingRepository(Protocol):
     ) -> None:
         """All or nothing: reserve `meeting.reservation` on the server (still available; with `exact`, its
         load_adjust unchanged since read), store the mapping (absent or expired), claim the voice bridge, store the
-        callback data. Raises PlacementConflict naming what failed: "meeting", "voice_bridge", "server"."""
+        callback data; a meeting of a tenant other than the default one also claims its meetingID across tenants
+        (they share one namespace, as in Scalelite; release_meeting frees it, extend_meeting extends it). Raises
+        PlacementConflict naming what failed: "meeting", "meeting_id", "voice_bridge", "server"."""
 
     def lock_meeting(
         self, tenant_id: str, meeting_id: str, owner: str, *, now: float, until: float, touch: bool = False
@@ -83,6 +86,13 @@ class MeetingRepository(Protocol):
 
     def meetings_on_server(self, server_id: str) -> list[Meeting]: ...
     def all_meetings(self) -> Iterator[Meeting]: ...
+    def tenant_usage(self, tenant_id: str, *, now: float, exclude_meeting_id: str | None = None) -> TenantUsage:
+        """The tenant's live meetings (other than `exclude_meeting_id`) and attendees (`Meeting.attendees`, over all
+        of them): one Query of the tenant index (eventually consistent: a limit is soft)."""
+
+    def record_attendance(self, meeting: Meeting, participants: int, polled_joins: int) -> bool:
+        """The poller's count of the meeting's users and the `joins` it read with it; False if the mapping is gone,
+        moved to another server or re-created (another `created_at`)."""
 
 
 class CallbackRepository(Protocol):
@@ -122,7 +132,8 @@ class UploadRepository(Protocol):
     def put_origin(self, origin: RecordingOrigin) -> None: ...
     def get_origin(self, internal_meeting_id: str, *, now: float | None = None) -> RecordingOrigin | None: ...
     def claim_token(self, jti: str, *, expires_at: int) -> bool:
-        """Record a used upload token; False when it was used before (a replay)."""
+        """Record a used one-time token (an upload JWT's jti; a playback token's as `playback#<jti>`) until
+        `expires_at` (DynamoDB TTL); False when it was used before (a replay). One conditional write."""
 
     def add_pending_upload(self, server_id: str, record_id: str, key: str, *, expires_at: int) -> None: ...
     def remove_pending_upload(self, server_id: str, record_id: str, key: str) -> None: ...
@@ -133,7 +144,36 @@ class UploadRepository(Protocol):
         """Count one more import attempt of a spool object; the count so far, this one included."""
 
 
-class Store(ServerRepository, MeetingRepository, CallbackRepository, RecordingRepository, UploadRepository, Protocol):
+class TenantRepository(Protocol):
+    """Tenants and their settings (multitenancy). Names are unique: add and rename claim the name atomically."""
+
+    def list_tenants(self) -> list[Tenant]: ...
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+    def tenant_by_name(self, name: str) -> Tenant | None: ...
+    def add_tenant(self, tenant: Tenant) -> None:
+        """Raises TenantNameTaken (the name, or the id, exists)."""
+
+    def update_tenant(self, tenant: Tenant, *, previous: Tenant) -> None:
+        """Store `tenant` over `previous` (a rename moves the name claim); raises TenantNameTaken, TenantGone."""
+
+    def delete_tenant(self, tenant: Tenant) -> None:
+        """Delete the tenant and its name claim (not its settings); raises TenantGone."""
+
+    def list_settings(self, tenant_id: str | None = None) -> list[TenantSetting]: ...
+    def add_setting(self, setting: TenantSetting) -> None: ...
+    def delete_setting(self, setting_id: str) -> TenantSetting | None:
+        """The deleted setting, or None when there was none."""
+
+
+class Store(
+    ServerRepository,
+    MeetingRepository,
+    CallbackRepository,
+    RecordingRepository,
+    UploadRepository,
+    TenantRepository,
+    Protocol,
+):
     """All repositories: what the composition root hands to every service."""
 
 
@@ -170,9 +210,13 @@ class ObjectStore(Protocol):
         content_type: str,
         content_disposition: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        cache_control: str | None = None,
     ) -> None: ...
     def list(self, bucket: str, prefix: str) -> Iterator[StoredObject]:
         """Every object under `prefix`, all pages."""
+
+    def list_folders(self, bucket: str, prefix: str) -> Sequence[str]:
+        """The "folders" directly under `prefix` (S3 common prefixes with delimiter `/`), each ending in `/`."""
 
     def delete(self, bucket: str, keys: Sequence[str]) -> None:
         """Delete `keys` (any number: batched 1,000 per request)."""
@@ -180,7 +224,10 @@ class ObjectStore(Protocol):
     def copy(self, bucket: str, source: str, target: str, *, metadata: Mapping[str, str] | None = None) -> None:
         """Server-side copy (large objects in parts); `metadata` replaces the source's."""
 
-    def presign_put(self, bucket: str, key: str, *, expires_in: int, content_type: str) -> PresignedUpload: ...
+    def presign_put(
+        self, bucket: str, key: str, *, expires_in: int, content_type: str, cache_control: str | None = None
+    ) -> PresignedUpload:
+        """A presigned PUT; its `headers` (Content-Type, and Cache-Control when given) must be sent with it."""
 
 
 @dataclass(frozen=True)
@@ -193,10 +240,23 @@ class RecordingReady:
     record_id: str
 
 
+@dataclass(frozen=True)
+class AnalyticsCallback:
+    """BBB's analytics of a meeting to relay: POST `payload` (BBB's JSON with `customer` added) as JSON to `url`
+    (see services/callbacks.py)."""
+
+    url: str
+    tenant_id: str
+    meeting_id: str
+    payload: dict[str, Any]
+
+
 class Notifier(Protocol):
     """The durable outbound queue of callbacks to LMSs (SQS in AWS)."""
 
     def recording_ready(self, callback: RecordingReady) -> None: ...
+    def analytics(self, callback: AnalyticsCallback) -> None:
+        """Raises ValueError when the message would exceed the queue's message size."""
 
 
 class BBBGateway(Protocol):
@@ -219,3 +279,22 @@ class HttpPoster(Protocol):
     def post_form(self, url: str, fields: Mapping[str, str]) -> int:
         """POST `fields` as application/x-www-form-urlencoded to an http(s) `url`, never following a redirect; the
         answer's HTTP status. Raises OSError (ConnectionError, TimeoutError) when no answer came."""
+
+    def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """POST `body` as application/json with `headers` added, under the same rules as `post_form`."""
+
+
+class EdgeCache(Protocol):
+    """The CDN in front of the recordings bucket (CloudFront in AWS): cached copies of files that must go."""
+
+    def invalidate(self, paths: Sequence[str]) -> None:
+        """Drop every cached object under `paths` (viewer paths; a trailing `*` matches a folder). Best effort: the
+        caller has already changed the files, and the cache expires on its own."""
+
+
+class PlayerSource(Protocol):
+    """Outbound HTTP GET of a BBB server's playback files (`scalelite_common.bbb.player.HttpPlayerSource`)."""
+
+    def get(self, url: str, *, max_bytes: int) -> bytes:
+        """The body of a 200 answer (no redirect followed). Raises `bbb.player.PlayerFetchError` for anything else:
+        another status (its `status`), a transport failure, or a body larger than `max_bytes`."""

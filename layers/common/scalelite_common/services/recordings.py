@@ -1,7 +1,11 @@
 """The BBB recording calls, answered from the balancer's own data (DynamoDB + S3; no BBB server is asked):
 getRecordings, publishRecordings, updateRecordings, deleteRecordings (Scalelite §1.9–1.12, bbb-api.md §2.8–2.11,
 with Scalelite's bugs fixed: pagination, AND of `meta_` filters, publish on S3, delete of every object under
-both prefixes, `protect` on every listed id).
+every prefix, `protect` on every listed id).
+
+A recording's files live under the prefix `domain.storage.files_prefix` names (published, protected, unpublished):
+publishing, unpublishing and changing `protect` move them, and every change that takes files away from the edge
+invalidates the edge's cached copies (the EdgeCache port).
 
 Every read is a GetItem, BatchGetItem or Query (docs/data-model.md); no path scans a table.
 """
@@ -19,6 +23,7 @@ from scalelite_common.bbb import params as P
 from scalelite_common.concurrency import fan_out
 from scalelite_common.domain import recording_query as rq
 from scalelite_common.domain.entities import Recording, RecordingState
+from scalelite_common.domain.storage import PREFIXES, files_prefix
 from scalelite_common.errors import (
     BBBError,
     InternalError,
@@ -29,11 +34,10 @@ from scalelite_common.errors import (
 )
 from scalelite_common.observability import logger
 from scalelite_common.services.context import RequestContext
-from scalelite_common.services.ports import ObjectStore, Store
+from scalelite_common.services.ports import EdgeCache, ObjectStore, Store
 
-PREFIXES = ("published", "unpublished")
 TENANT_PAGE = 100  # recordings per Query of the tenant listing
-MOVE_WORKERS = 32  # parallel S3 copies when publishing: 2,000 files fit well inside the API's 30 s
+MOVE_WORKERS = 32  # parallel S3 copies when moving files between prefixes: 2,000 files fit well inside the API's 30 s
 MOVE_TIMEOUT = 25.0
 SAVE_ATTEMPTS = 3  # optimistic-lock retries against a concurrent import or API call
 
@@ -88,11 +92,35 @@ class Listing:
     total: int | None  # totalElements when the call was paginated (`limit`), else None
 
 
+def edge_paths(recording: Recording, formats: set[str] | None = None) -> list[str]:
+    """What to invalidate for a recording's formats: the viewer's path and, as CloudFront advises when a viewer
+    function rewrites the URI, the rewritten ones (recording.js maps `/<f>/<id>/…` to `published/` or `protected/`)."""
+    names = sorted(formats if formats is not None else set(recording.formats) | set(recording.imported))
+    return [f"{root}/{fmt}/{recording.record_id}/*" for fmt in names for root in ("", "/published", "/protected")]
+
+
 class RecordingService:
-    def __init__(self, store: Store, objects: ObjectStore, bucket: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        objects: ObjectStore,
+        bucket: str,
+        *,
+        protection_enabled: bool = False,
+        edge: EdgeCache | None = None,
+    ) -> None:
         self.store = store
         self.objects = objects
         self.bucket = bucket
+        self.protection_enabled = protection_enabled  # PROTECTED_RECORDINGS_ENABLED: where protected files live
+        self.edge = edge
+
+    def prefix(self, recording: Recording) -> str:
+        return files_prefix(recording, self.protection_enabled)
+
+    def _invalidate(self, paths: list[str]) -> None:
+        if self.edge is not None and paths:
+            self.edge.invalidate(paths)
 
     # ------------------------------------------------------------------ getRecordings
     def get_recordings(self, ctx: RequestContext, params: P.Params) -> Listing:
@@ -153,19 +181,38 @@ class RecordingService:
         return publish
 
     def set_published(self, recording: Recording, publish: bool) -> Recording:
-        """Publish or unpublish one recording (its files move between the two prefixes); a no-op when it is so."""
+        """Publish or unpublish one recording (its files move to the prefix of the new state); a no-op when it is
+        so."""
         if recording.published == publish:
             return recording
         return self._change(recording, lambda r: self._set_published(r, publish))
 
     def _set_published(self, recording: Recording, publish: bool) -> tuple[Recording, AfterSave]:
-        """Copy every file to the other prefix (in parallel), store the new state, then delete the old copies: a
-        crash in between leaves both copies, and repeating the call finishes the move."""
-        target, source = ("published", "unpublished") if publish else ("unpublished", "published")
+        state = RecordingState.PUBLISHED if publish else RecordingState.UNPUBLISHED
+        changed = dataclasses.replace(
+            recording, published=publish, state=state, publish_updated=True, updated_at=int(time.time())
+        )
+        return changed, self.move_files(recording, changed, "publish" if publish else "unpublish")
+
+    def move_files(
+        self,
+        before: Recording,
+        after: Recording,
+        action: str,
+        *,
+        source: str | None = None,
+        formats: set[str] | None = None,
+    ) -> AfterSave:
+        """Copy every file from `before`'s prefix (or `source`) to `after`'s, in parallel; the returned cleanup (run
+        once `after` is stored) deletes the old copies and, when they were on the edge, its cached ones. A crash in
+        between leaves both copies, and repeating the change (or `recordings check --fix`) finishes the move."""
+        origin, target = source or self.prefix(before), self.prefix(after)
+        if origin == target:
+            return None
         moves = [
-            (obj.key, target + obj.key[len(source) :])
-            for fmt in recording.formats
-            for obj in self.objects.list(self.bucket, f"{source}/{fmt}/{recording.record_id}/")
+            (obj.key, target + obj.key[len(origin) :])
+            for fmt in sorted(formats if formats is not None else set(before.formats) | set(after.formats))
+            for obj in self.objects.list(self.bucket, f"{origin}/{fmt}/{before.record_id}/")
         ]
         if moves:
             results = fan_out(
@@ -173,14 +220,19 @@ class RecordingService:
             )
             failures = [r for r in results if isinstance(r, BaseException)]
             if failures:
-                logger.error("publish: copies failed", record_id=recording.record_id, failed=len(failures))
-                raise InternalError(f"Unable to {'publish' if publish else 'unpublish'} recording.")
-        state = RecordingState.PUBLISHED if publish else RecordingState.UNPUBLISHED
-        changed = dataclasses.replace(
-            recording, published=publish, state=state, publish_updated=True, updated_at=int(time.time())
-        )
+                logger.error(f"{action}: copies failed", record_id=before.record_id, failed=len(failures))
+                raise InternalError(f"Unable to {action} recording.")
         old = [m[0] for m in moves]
-        return changed, (lambda: self.objects.delete(self.bucket, old)) if old else None
+        # Files leaving the edge (unpublish, protect, unprotect) may be cached: invalidate. Files coming out of
+        # unpublished/ were never served (publishing a recording invalidates nothing).
+        paths = edge_paths(after, formats) if old and origin != "unpublished" else []
+
+        def cleanup() -> None:
+            if old:
+                self.objects.delete(self.bucket, old)
+            self._invalidate(paths)
+
+        return cleanup if old or paths else None
 
     # ----------------------------------------------------------------- updateRecordings
     def update(self, ctx: RequestContext, params: P.Params) -> bool:
@@ -198,7 +250,7 @@ class RecordingService:
         if not updates and protect is None:
             return False
 
-        def apply(r: Recording) -> tuple[Recording, AfterSave]:
+        def apply(r: Recording) -> tuple[Recording, AfterSave]:  # files move when `protect` changes their prefix
             metadata = dict(r.metadata)
             for name, value in updates.items():
                 if value is None:
@@ -213,7 +265,7 @@ class RecordingService:
                 protect_updated=r.protect_updated or protect is not None,
                 updated_at=int(time.time()),
             )
-            return changed, None
+            return changed, self.move_files(r, changed, "protect" if changed.protected else "unprotect")
 
         for recording in recordings:  # `protect` applies to every listed id (Scalelite: only the first)
             self._change(recording, apply)
@@ -235,8 +287,9 @@ class RecordingService:
         return self._change(recording, self._delete_files)
 
     def _delete_files(self, recording: Recording) -> tuple[Recording, AfterSave]:
-        """Every object of every format under both prefixes (all pages of the listing), then the tombstone: the
-        recording answers `state=deleted` for `state=any`, and an import never brings it back."""
+        """Every object of every format under every prefix (all pages of the listing), then the tombstone: the
+        recording answers `state=deleted` for `state=any`, and an import never brings it back. The edge's cached
+        copies are invalidated."""
         formats = set(recording.formats) | set(recording.imported)
         keys = [
             obj.key
@@ -254,7 +307,8 @@ class RecordingService:
             formats={},
             updated_at=int(time.time()),
         )
-        return tombstone, None
+        paths = edge_paths(recording, formats) if recording.state is not RecordingState.DELETED else []
+        return tombstone, (lambda: self._invalidate(paths)) if paths else None
 
     # ---------------------------------------------------------------------- helpers
     def _owned(self, ctx: RequestContext, ids: list[str]) -> list[Recording]:
@@ -280,7 +334,7 @@ class RecordingService:
 
     # ------------------------------------------------------------------ text tracks
     def _captions_prefix(self, recording: Recording) -> str:
-        return f"{'published' if recording.published else 'unpublished'}/presentation/{recording.record_id}/"
+        return f"{self.prefix(recording)}/presentation/{recording.record_id}/"
 
     def _owned_one(self, ctx: RequestContext, record_id: str | None) -> Recording:
         if not record_id:
@@ -357,14 +411,13 @@ class RecordingService:
         )
         body = json.dumps(sorted(entries, key=lambda e: str(e["locale"]))).encode()
         self.objects.put(self.bucket, prefix + "captions.json", io.BytesIO(body), content_type="application/json")
+        if self.prefix(recording) != "unpublished":  # the player may have cached the old list (or a 404 for the file)
+            base = f"/presentation/{recording.record_id}/"
+            self._invalidate(
+                [
+                    f"{root}{base}{name}"
+                    for root in ("", "/" + self.prefix(recording))
+                    for name in ("captions.json", f"caption_{lang}.vtt")
+                ]
+            )
         return recording.record_id
-
-    def text_track_body(self, ctx: RequestContext, record_id: str, lang: str) -> bytes | None:
-        """A caption file's bytes (the href getRecordingTextTracks hands out), for a published recording only."""
-        recording = next(iter(self._owned(ctx, [record_id])), None)
-        if recording is None or not recording.published or not LANG.match(lang):
-            return None
-        key = f"{self._captions_prefix(recording)}caption_{lang}.vtt"
-        if self.objects.head(self.bucket, key) is None:
-            return None
-        return self.objects.open(self.bucket, key).read()

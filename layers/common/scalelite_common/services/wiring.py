@@ -14,12 +14,15 @@ from scalelite_common.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from scalelite_common.services.admin.context import AdminContext
+    from scalelite_common.services.analytics import AnalyticsRelay
     from scalelite_common.services.callbacks import CallbackDelivery
     from scalelite_common.services.importer import RecordingImporter
     from scalelite_common.services.meetings import MeetingService
+    from scalelite_common.services.playback import PlaybackService
     from scalelite_common.services.polling import Poller
-    from scalelite_common.services.ports import Notifier, ObjectStore, Store
+    from scalelite_common.services.ports import EdgeCache, Notifier, ObjectStore, PlayerSource, Store
     from scalelite_common.services.recordings import RecordingService
+    from scalelite_common.services.tenants import TenantDirectory
     from scalelite_common.services.uploads import UploadService
 
 
@@ -59,10 +62,43 @@ class Container:
         return SqsNotifier(s.callback_queue_url, region=s.aws_region, endpoint_url=s.aws_endpoint_url)
 
     @cached_property
+    def edge(self) -> EdgeCache:
+        """CloudFront's cache of the recording files (CLOUDFRONT_DISTRIBUTION_ID, or the SSM parameter holding it,
+        in AWS); a no-op where nothing caches them (the local stack)."""
+        from scalelite_common.aws.cloudfront import CloudFrontEdgeCache, NoEdgeCache, ssm_parameter
+
+        s = self.settings
+        if s.cloudfront_distribution_id:
+            return CloudFrontEdgeCache(
+                s.cloudfront_distribution_id, region=s.aws_region, endpoint_url=s.aws_endpoint_url
+            )
+        if s.cloudfront_distribution_id_parameter:
+            read = ssm_parameter(
+                s.cloudfront_distribution_id_parameter, region=s.aws_region, endpoint_url=s.aws_endpoint_url
+            )
+            return CloudFrontEdgeCache(read, region=s.aws_region, endpoint_url=s.aws_endpoint_url)
+        return NoEdgeCache()
+
+    @cached_property
+    def playback(self) -> PlaybackService:
+        """Protected recordings' tokens and cookies (the key is read on first use)."""
+        from scalelite_common.config import playback_cookie_key
+        from scalelite_common.services.playback import PlaybackService
+
+        return PlaybackService(self.store, self.settings, lambda: playback_cookie_key(self.settings))
+
+    @cached_property
     def meeting_service(self) -> MeetingService:
         from scalelite_common.services.meetings import MeetingService
 
         return MeetingService(self.store, self.bbb, self.settings)
+
+    @cached_property
+    def tenant_directory(self) -> TenantDirectory:
+        """Tenant lookups of request resolution (multitenancy), cached per process for at most 10 s."""
+        from scalelite_common.services.tenants import TenantDirectory
+
+        return TenantDirectory(self.store)
 
     @cached_property
     def poller(self) -> Poller:
@@ -80,30 +116,59 @@ class Container:
     def recordings(self) -> RecordingService:
         from scalelite_common.services.recordings import RecordingService
 
-        return RecordingService(self.store, self.objects, self.settings.recordings_bucket)
+        s = self.settings
+        return RecordingService(
+            self.store,
+            self.objects,
+            s.recordings_bucket,
+            protection_enabled=s.protected_recordings_enabled,
+            edge=self.edge,
+        )
 
     @cached_property
     def importer(self) -> RecordingImporter:
         from scalelite_common.services.importer import RecordingImporter
 
-        return RecordingImporter(self.store, self.objects, self.notifier, self.settings)
+        return RecordingImporter(self.store, self.objects, self.notifier, self.settings, self.edge)
+
+    @cached_property
+    def analytics(self) -> AnalyticsRelay:
+        """BBB's analytics callbacks, verified and queued for the LMS (API function)."""
+        from scalelite_common.services.analytics import AnalyticsRelay
+
+        return AnalyticsRelay(self.store, self.notifier, self.settings)
 
     @cached_property
     def callbacks(self) -> CallbackDelivery:
-        """Recording-ready callbacks from the callback queue to the LMSs (CallbackFunction)."""
+        """Recording-ready and analytics callbacks from the callback queue to the LMSs (CallbackFunction)."""
         from scalelite_common.aws.sqs import SqsRetryQueue
         from scalelite_common.callbacks_http import UrllibPoster
         from scalelite_common.services.callbacks import CallbackDelivery
 
         s = self.settings
         queue = SqsRetryQueue(region=s.aws_region, endpoint_url=s.aws_endpoint_url)
-        return CallbackDelivery(UrllibPoster(), s, queue)
+        return CallbackDelivery(UrllibPoster(), s, queue, tenants=self.store if s.multitenancy_enabled else None)
 
     @cached_property
     def admin_context(self) -> AdminContext:
         from scalelite_common.services.admin.context import AdminContext
 
-        return AdminContext(store=self.store, client=self.bbb, settings=self.settings, objects=self.objects)
+        return AdminContext(
+            store=self.store,
+            client=self.bbb,
+            settings=self.settings,
+            objects=self.objects,
+            edge=self.edge,
+            player=self.player_source,
+        )
+
+    @cached_property
+    def player_source(self) -> PlayerSource:
+        """GETs of a BBB server's player files (`playback install --from-server`), with the BBB timeouts."""
+        from scalelite_common.bbb.player import HttpPlayerSource
+
+        s = self.settings
+        return HttpPlayerSource(connect_timeout=s.connect_timeout, response_timeout=s.response_timeout)
 
 
 @cache
@@ -135,5 +200,8 @@ def admin_context(settings: Settings | None = None) -> AdminContext:
 
 def reset_all() -> None:
     """Re-read settings from the environment and rebuild every adapter and service (tests, benches, local stack)."""
+    from scalelite_common import secrets
+
     get_settings.cache_clear()
     _container.cache_clear()
+    secrets.cache().clear()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scalelite_common.config import Settings
-from scalelite_common.services.ports import BBBGateway, ObjectStore, Store
+from scalelite_common.services.ports import BBBGateway, EdgeCache, ObjectStore, PlayerSource, Store
 
 
 @dataclass(frozen=True)
@@ -15,3 +15,5 @@ class AdminContext:
     client: BBBGateway
     settings: Settings
     objects: ObjectStore | None = None  # recordings commands need it
+    edge: EdgeCache | None = None  # CloudFront: recordings commands invalidate what they unpublish or delete
+    player: PlayerSource | None = None  # `playback install --from-server` fetches a BBB server's player

@@ -118,8 +118,18 @@ def meetings_info(ctx: AdminContext, meeting_id: str, tenant_id: str | None = No
 
 def meetings_end(ctx: AdminContext, meeting_ids: list[str] | None = None) -> dict[str, Any]:
     """Forget the mappings (all, or the given meetingIDs) and send `end` for each (best effort, concurrently)."""
-    servers = {s.id: s for s in ctx.store.list_servers()}
     targets = list(_live_mappings(ctx, meeting_ids))
+    removed, errors = end_meetings(ctx, targets)
+    found = {m.meeting_id for m in targets}
+    result: dict[str, Any] = {"ended": [m.meeting_id for m in removed], "errors": errors}
+    if meeting_ids:
+        result["not_found"] = [mid for mid in meeting_ids if mid not in found]
+    return result
+
+
+def end_meetings(ctx: AdminContext, targets: list[Meeting]) -> tuple[list[Meeting], dict[str, str]]:
+    """Forget these mappings and send `end` for each: the ones forgotten, and the end errors by meetingID."""
+    servers = {s.id: s for s in ctx.store.list_servers()}
     removed: list[Meeting] = []
     for meeting in targets:
         if ctx.store.release_meeting(meeting):  # not if re-placed since it was read: that one is live
@@ -140,8 +150,4 @@ def meetings_end(ctx: AdminContext, meeting_ids: list[str] | None = None) -> dic
             continue  # had ended already
         if isinstance(outcome, BaseException):
             errors[meeting.meeting_id] = _error_text(outcome)
-    found = {m.meeting_id for m in targets}
-    result: dict[str, Any] = {"ended": [m.meeting_id for m in removed], "errors": errors}
-    if meeting_ids:
-        result["not_found"] = [mid for mid in meeting_ids if mid not in found]
-    return result
+    return removed, errors

@@ -1,5 +1,6 @@
 """Recordings commands: list, info, publish/unpublish, delete, the rejected uploads (`failed`), an S3↔DynamoDB
-consistency check, and presigned spool uploads for `scalelite recordings import`."""
+consistency check (which can also move misplaced files, e.g. after PROTECTED_RECORDINGS_ENABLED was toggled), and
+presigned spool uploads for `scalelite recordings import`."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from typing import Any
 
 from scalelite_common.config import DEFAULT_TENANT
 from scalelite_common.domain.entities import Recording, RecordingState
+from scalelite_common.domain.storage import PREFIXES
 from scalelite_common.errors import AdminError, AdminNotFound
 from scalelite_common.presenters.admin_json import recording_json
 from scalelite_common.services.admin.context import AdminContext
 from scalelite_common.services.importer import FAILED_PREFIX, IMPORT_PREFIX
 from scalelite_common.services.ports import ObjectStore
-from scalelite_common.services.recordings import PREFIXES, RecordingService
+from scalelite_common.services.recordings import RecordingService
 
 LIST_LIMIT = 10_000  # recordings a `recordings list` without --meeting-id shows at most
 STATES = {s.value for s in RecordingState}
@@ -26,7 +28,10 @@ def _objects(ctx: AdminContext) -> ObjectStore:
 
 
 def _service(ctx: AdminContext) -> RecordingService:
-    return RecordingService(ctx.store, _objects(ctx), ctx.settings.recordings_bucket)
+    s = ctx.settings
+    return RecordingService(
+        ctx.store, _objects(ctx), s.recordings_bucket, protection_enabled=s.protected_recordings_enabled, edge=ctx.edge
+    )
 
 
 def _states(state: str | None) -> set[str] | None:
@@ -44,6 +49,10 @@ def _states(state: str | None) -> set[str] | None:
 def recordings_list(
     ctx: AdminContext, meeting_id: str | None = None, state: str | None = None, tenant_id: str | None = None
 ) -> dict[str, Any]:
+    return {"recordings": [recording_json(r) for r in _list(ctx, meeting_id, state, tenant_id)]}
+
+
+def _list(ctx: AdminContext, meeting_id: str | None, state: str | None, tenant_id: str | None) -> list[Recording]:
     tenant = tenant_id or DEFAULT_TENANT
     states = _states(state)
     if meeting_id:
@@ -56,8 +65,7 @@ def recordings_list(
             cursor = page.cursor
             if cursor is None:
                 break
-    shown = [r for r in found if states is None or r.state.value in states][:LIST_LIMIT]
-    return {"recordings": [recording_json(r) for r in shown]}
+    return [r for r in found if states is None or r.state.value in states][:LIST_LIMIT]
 
 
 def _get(ctx: AdminContext, record_id: str) -> Recording:
@@ -107,10 +115,13 @@ def recordings_failed(ctx: AdminContext) -> dict[str, Any]:
     return {"failed": failed}
 
 
-def recordings_check(ctx: AdminContext, tenant_id: str | None = None) -> dict[str, Any]:
-    """S3 and DynamoDB compared: recording folders in the bucket that no recording claims, and recordings (published
-    or unpublished) with a format that has no files under its prefix."""
+def recordings_check(ctx: AdminContext, tenant_id: str | None = None, fix: bool = False) -> dict[str, Any]:
+    """S3 and DynamoDB compared: recording folders in the bucket that no recording claims, folders of a recording
+    under another prefix than `files_prefix` names (`misplaced`: e.g. PROTECTED_RECORDINGS_ENABLED was toggled, or
+    a move was interrupted), and recordings (published or unpublished) with a format that has no files anywhere.
+    With `fix`, misplaced folders are moved where they belong (`relocated`); nothing is ever deleted outright."""
     objects = _objects(ctx)
+    service = _service(ctx)
     bucket = ctx.settings.recordings_bucket
     folders: dict[tuple[str, str, str], int] = {}  # (prefix, format, record_id) → files
     for prefix in PREFIXES:
@@ -119,21 +130,41 @@ def recordings_check(ctx: AdminContext, tenant_id: str | None = None) -> dict[st
             if len(parts) >= 4:
                 folders[(parts[0], parts[1], parts[2])] = folders.get((parts[0], parts[1], parts[2]), 0) + 1
     stored = {r.record_id: r for r in ctx.store.get_recordings(sorted({k[2] for k in folders}))}
-    orphans = []
-    for (prefix, fmt, record_id), count in sorted(folders.items()):
+    orphans: list[dict[str, Any]] = []
+    misplaced: list[dict[str, Any]] = []
+    for (where, fmt, record_id), count in sorted(folders.items()):
         recording = stored.get(record_id)
-        expected = None if recording is None else ("published" if recording.published else "unpublished")
-        if recording is None or recording.state is RecordingState.DELETED or expected != prefix:
-            orphans.append({"prefix": f"{prefix}/{fmt}/{record_id}/", "files": count})
-    missing = []
-    for recording in recordings_list(ctx, tenant_id=tenant_id)["recordings"]:
-        if recording["state"] not in ("published", "unpublished"):
+        if recording is None or recording.state is RecordingState.DELETED:
+            orphans.append({"prefix": f"{where}/{fmt}/{record_id}/", "files": count})
+        elif (expected := service.prefix(recording)) != where:
+            misplaced.append(
+                {"record_id": record_id, "format": fmt, "prefix": where, "expected": expected, "files": count}
+            )
+    relocated: list[dict[str, Any]] = []
+    if fix:  # the move publish and protect use; its cleanup deletes the misplaced copies and invalidates the edge
+        for entry in misplaced:
+            recording = stored[str(entry["record_id"])]
+            fmt, source = str(entry["format"]), str(entry["prefix"])
+            cleanup = service.move_files(recording, recording, "relocate", source=source, formats={fmt})
+            if cleanup is not None:
+                cleanup()
+            folders[(str(entry["expected"]), fmt, recording.record_id)] = int(entry["files"])
+            relocated.append(entry)
+        misplaced = []
+    missing: list[dict[str, Any]] = []
+    for recording in _list(ctx, None, None, tenant_id):
+        if recording.state not in (RecordingState.PUBLISHED, RecordingState.UNPUBLISHED):
             continue
-        prefix = "published" if recording["published"] else "unpublished"
-        for fmt in recording["formats"]:
-            if (prefix, fmt, recording["record_id"]) not in folders:
-                missing.append({"record_id": recording["record_id"], "format": fmt, "prefix": prefix})
-    return {"files_without_recording": orphans, "recordings_without_files": missing, "ok": not orphans and not missing}
+        for fmt in recording.formats:
+            if not any((prefix, fmt, recording.record_id) in folders for prefix in PREFIXES):
+                missing.append({"record_id": recording.record_id, "format": fmt, "prefix": service.prefix(recording)})
+    return {
+        "files_without_recording": orphans,
+        "misplaced": misplaced,
+        "relocated": relocated,
+        "recordings_without_files": missing,
+        "ok": not orphans and not missing and not misplaced,
+    }
 
 
 def recordings_upload_url(ctx: AdminContext, name: str = "archive.tar") -> dict[str, Any]:

@@ -9,6 +9,14 @@ from typing import Any
 from scalelite_common.errors import AdminError
 from scalelite_common.services.admin.context import AdminContext
 from scalelite_common.services.admin.meetings import meetings_end, meetings_info, meetings_list
+from scalelite_common.services.admin.playback import (
+    playback_activate,
+    playback_commit,
+    playback_install_from_server,
+    playback_prepare,
+    playback_status,
+    playback_upload_urls,
+)
 from scalelite_common.services.admin.recordings import (
     recordings_check,
     recordings_delete,
@@ -32,12 +40,23 @@ from scalelite_common.services.admin.servers import (
     status,
 )
 from scalelite_common.services.admin.sync import servers_sync, servers_yaml
+from scalelite_common.services.admin.tenants import (
+    recordings_add_to_tenant,
+    tenant_settings_add,
+    tenant_settings_list,
+    tenant_settings_remove,
+    tenants_add,
+    tenants_get,
+    tenants_list,
+    tenants_remove,
+    tenants_update,
+)
 from scalelite_common.values import parse_bool
 
 
 @dataclass(frozen=True)
 class _Param:
-    kind: str  # str | bool | number | ids
+    kind: str  # str | bool | number | ids | list
     required: bool = False
 
 
@@ -92,8 +111,54 @@ COMMANDS: dict[str, _Command] = {
     "recordings.publish": _Command(recordings_publish, {"record_ids": _Param("ids", True), "publish": _Param("bool")}),
     "recordings.delete": _Command(recordings_delete, {"record_ids": _Param("ids", True)}),
     "recordings.failed": _Command(recordings_failed),
-    "recordings.check": _Command(recordings_check, {"tenant_id": _Param("str")}),
+    "recordings.check": _Command(recordings_check, {"tenant_id": _Param("str"), "fix": _Param("bool")}),
     "recordings.upload_url": _Command(recordings_upload_url, {"name": _Param("str")}),
+    "tenants.list": _Command(tenants_list),
+    "tenants.get": _Command(tenants_get, _ID),
+    "tenants.add": _Command(
+        tenants_add,
+        {
+            "name": _Param("str", True),
+            "secrets": _Param("str", True),
+            "max_meetings": _Param("number"),
+            "max_attendees": _Param("number"),
+        },
+    ),
+    "tenants.update": _Command(
+        tenants_update,
+        {
+            **_ID,
+            "name": _Param("str"),
+            "secrets": _Param("str"),
+            "max_meetings": _Param("number"),
+            "max_attendees": _Param("number"),
+        },
+    ),
+    "tenants.remove": _Command(tenants_remove, {**_ID, "force": _Param("bool")}),
+    "tenant_settings.list": _Command(tenant_settings_list, {"tenant_id": _Param("str")}),
+    "tenant_settings.add": _Command(
+        tenant_settings_add,
+        {
+            "tenant_id": _Param("str", True),
+            "param": _Param("str", True),
+            "value": _Param("str", True),
+            "mode": _Param("str"),
+        },
+    ),
+    "tenant_settings.remove": _Command(tenant_settings_remove, _ID),
+    "recordings.add_to_tenant": _Command(recordings_add_to_tenant, {"tenant_id": _Param("str", True)}),
+    "playback.status": _Command(playback_status),
+    "playback.prepare": _Command(playback_prepare, {"files": _Param("list", True), "version": _Param("str")}),
+    "playback.upload_urls": _Command(
+        playback_upload_urls, {"version": _Param("str", True), "paths": _Param("list", True)}
+    ),
+    "playback.commit": _Command(
+        playback_commit, {"version": _Param("str", True), "files": _Param("list", True), "source": _Param("str")}
+    ),
+    "playback.activate": _Command(playback_activate, {"version": _Param("str", True)}),
+    "playback.install_from_server": _Command(
+        playback_install_from_server, {"server_id": _Param("str", True), "version": _Param("str")}
+    ),
 }
 
 
@@ -110,6 +175,9 @@ def _coerce(command: str, name: str, kind: str, value: Any) -> Any:
             return value
         if isinstance(value, str) and (flag := parse_bool(value)) is not None:
             return flag
+    elif kind == "list":
+        if isinstance(value, list):
+            return value  # its items are checked by the command
     elif kind == "ids":
         if isinstance(value, str):
             return [part for part in value.split(":") if part] or None
@@ -118,7 +186,7 @@ def _coerce(command: str, name: str, kind: str, value: Any) -> Any:
     raise AdminError(f"{command}: argument '{name}' must be {_KIND_TEXT[kind]}")
 
 
-_KIND_TEXT = {"str": "text", "number": "a number", "bool": "true or false", "ids": "a list of ids"}
+_KIND_TEXT = {"str": "text", "number": "a number", "bool": "true or false", "ids": "a list of ids", "list": "a list"}
 
 
 def dispatch(command: str, args: Mapping[str, Any] | None, ctx: AdminContext) -> dict[str, Any]:
