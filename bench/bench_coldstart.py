@@ -31,17 +31,6 @@ API = "ApiFunction"
 LOCAL = "ApiFunction (not in Lambda)"
 _LAMBDA_RUNTIME = ("AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_EXECUTION_ENV")
 
-_MOTO = """
-import sys
-from scalelite_local.aws import MotoServer
-server = MotoServer("127.0.0.1", 0)
-server.start()
-print(server.endpoint, flush=True)
-sys.stdin.read()
-server.stop()
-"""
-
-
 # --- the child: one fresh interpreter, one function ----------------------------------------------------------------
 
 
@@ -178,9 +167,8 @@ def _spawn_child(module: str, env: dict[str, str]) -> dict[str, float]:
 
 def run() -> dict[str, float]:
     import statistics
-    import subprocess
 
-    from bench.common import use_bench_env
+    from bench.common import moto_process, use_bench_env
 
     use_bench_env(SECRET)
     os.environ.pop("LOADBALANCER_SECRET", None)  # the children read it from Secrets Manager, as in AWS
@@ -188,21 +176,12 @@ def run() -> dict[str, float]:
         f"== Cold start: init vs first request (median of {RUNS} fresh interpreters each; target: the API's first "
         f"request after init ≤ {TARGET_MS:g} ms)"
     )
-    moto = subprocess.Popen([sys.executable, "-c", _MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert moto.stdout is not None
-        envs = _environments(moto.stdout.readline().strip())
+    with moto_process() as (endpoint, _):
+        envs = _environments(endpoint)
         # The API as tests and the local stack run it: no Lambda runtime variables, so no priming of clients.
         envs[LOCAL] = {k: v for k, v in envs[API].items() if k not in _LAMBDA_RUNTIME}
         modules = {**HANDLERS, LOCAL: HANDLERS[API]}
         runs = {name: [_spawn_child(module, envs[name]) for _ in range(RUNS)] for name, module in modules.items()}
-    finally:
-        assert moto.stdin is not None
-        moto.stdin.close()
-        try:
-            moto.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            moto.kill()
 
     def median(name: str, key: str) -> float:
         return float(statistics.median(r[key] for r in runs[name])) * 1000

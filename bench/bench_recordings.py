@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bench_api import counting_round_trips
-from bench.common import use_bench_env
+from bench.common import moto_process, use_bench_env
 
 SECRET = "bench-secret"
 SPOOL, BUCKET = "bench-spool", "bench-recordings"
@@ -62,16 +62,6 @@ PER_MEETING = 10  # recordings per meeting in the listing benchmark, at every si
 REPEAT = 3
 PUBLISH_FILES = 2000
 API_TIMEOUT = 30.0
-
-_MOTO = """
-import sys
-from scalelite_local.aws import MotoServer
-server = MotoServer("127.0.0.1", 0)
-server.start()
-print(server.endpoint, flush=True)
-sys.stdin.read()
-server.stop()
-"""
 
 # The importer, alone in its process: prints what it did, its wall time, its S3 requests and its memory (VmRSS before,
 # VmHWM after: the peak of its own address space. Not ru_maxrss: Linux carries the parent's peak into the child's
@@ -116,12 +106,7 @@ def moto_server() -> Iterator[str]:
     from scalelite_common.db.models import create_tables
     from scalelite_common.services import wiring
 
-    proc = subprocess.Popen([sys.executable, "-c", _MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        endpoint = proc.stdout.readline().strip()
-        if not endpoint:
-            raise RuntimeError("the moto server did not start")
+    with moto_process() as (endpoint, _), _restored_env():
         os.environ.update({"AWS_ENDPOINT_URL": endpoint, "SPOOL_BUCKET": SPOOL, "RECORDINGS_BUCKET": BUCKET})
         os.environ.pop("CALLBACK_QUEUE_URL", None)
         wiring.reset_all()
@@ -131,17 +116,19 @@ def moto_server() -> Iterator[str]:
         for bucket in (SPOOL, BUCKET):
             s3.create_bucket(Bucket=bucket)
         yield endpoint
+
+
+@contextmanager
+def _restored_env() -> Iterator[None]:
+    """Forget the endpoint and buckets `moto_server` set, and the clients bound to them."""
+    from scalelite_common.services import wiring
+
+    try:
+        yield
     finally:
         for name in ("AWS_ENDPOINT_URL", "SPOOL_BUCKET", "RECORDINGS_BUCKET"):
             os.environ.pop(name, None)
         wiring.reset_all()
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def s3_client(endpoint: str) -> Any:

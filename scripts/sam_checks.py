@@ -37,6 +37,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# Run as a script, so its own directory (scripts/) is already sys.path[0].
+from iam_check import check_template
+
 ROOT = Path(__file__).resolve().parent.parent
 SAM_VENV_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 REGION = "us-east-1"
@@ -227,9 +230,6 @@ def step_translate_and_lint(template_path: Path, args: argparse.Namespace) -> tu
 
 
 def step_iam_least_privilege(template_path: Path, _: argparse.Namespace) -> tuple[bool, str]:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from iam_check import check_template
-
     findings = check_template(translate(load_template(template_path)))
     return not findings, "\n".join(str(f) for f in findings)
 

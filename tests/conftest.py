@@ -127,10 +127,6 @@ def _event_loop() -> None:
 @pytest.fixture(autouse=True)
 def _clear_metrics() -> Iterator[None]:
     yield
-    from scalelite_common.observability import metrics
-
-    metrics.clear_metrics()
-    metrics.clear_default_dimensions()
     from scalelite_common.observability import clear_metrics
 
     clear_metrics()

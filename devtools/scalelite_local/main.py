@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 import time
-import warnings
 from types import FrameType
 
 from scalelite_local.cloudfront import FunctionError
@@ -63,7 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
     config = Config.from_env()
 
     stop = threading.Event()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
 import json
 import os
 import queue
@@ -19,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
 from urllib.request import urlopen
@@ -33,6 +32,7 @@ from scalelite_local.gateway import build_event
 from scalelite_local.scheduler import Schedule
 from scalelite_local.stack import LocalStack
 from tests.e2e.conftest import CLI, E2E_SECRET
+from tests.raw_http import Answer, send
 
 pytestmark = pytest.mark.e2e
 
@@ -50,28 +50,11 @@ def aws_client(service: str, endpoint: str) -> Any:
     )
 
 
-class Reply(NamedTuple):
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-
 def raw_request(
     stack: LocalStack, method: str, target: str, headers: list[tuple[str, str]] | None = None, body: bytes = b""
-) -> Reply:
+) -> Answer:
     """Sends `target` exactly as given (urllib would normalise it)."""
-    conn = http.client.HTTPConnection("127.0.0.1", urlsplit(stack.gateway_url).port, timeout=30)
-    try:
-        conn.putrequest(method, target, skip_accept_encoding=True)
-        for name, value in headers or []:
-            conn.putheader(name, value)
-        if body:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body or None)
-        response = conn.getresponse()
-        return Reply(response.status, response.headers, response.read())
-    finally:
-        conn.close()
+    return send(urlsplit(stack.gateway_url).port or 80, method, target, headers, body)
 
 
 class Recorder:

@@ -56,8 +56,9 @@ def call_api(
     if threading.current_thread() is threading.main_thread():
         result = handler(event, FakeLambdaContext())
     else:
-        # Concurrent calls from test threads (Lambda runs one invocation per process): Powertools' metrics store is
-        # process-global and not thread-safe, so threads skip the decorator stack and call the app as it wraps it.
+        # Concurrent calls from test threads (Lambda runs one invocation per process): the decorator stack keeps
+        # per-invocation state process-wide (the Logger's context, cleared per invocation; the metrics buffer,
+        # flushed per invocation), so threads skip it and call the app as it wraps it.
         result = asgi_handler()(event, FakeLambdaContext())
     text = result.get("body", "")
     if result.get("isBase64Encoded"):

@@ -6,15 +6,12 @@ nothing."""
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import time
 import warnings
 from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import jwt
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
@@ -23,9 +20,10 @@ from bbbsim import BBBSimulator
 from scalelite_callbacks.handler import handler as callbacks_handler
 from scalelite_common.domain.tenants import Tenant
 from tests.conftest import TEST_SECRET, FakeLambdaContext
-from tests.helpers import load_event, sign
+from tests.helpers import sign
 from tests.integration.api_support import Reply, call_api, register
 from tests.sink import CallbackSink
+from tests.sqs_support import MotoQueue
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -41,12 +39,8 @@ class World:
     def __init__(self, env: pytest.MonkeyPatch, sim: BBBSimulator, *, multitenancy: bool) -> None:
         from scalelite_common.services import wiring
 
-        self.sqs: Any = boto3.client("sqs", region_name="us-east-1")
-        self.url = self.sqs.create_queue(QueueName="CallbackQueue")["QueueUrl"]
-        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        env.setenv("CALLBACK_QUEUE_URL", self.url)
+        self.queue = MotoQueue("CallbackQueue")
+        env.setenv("CALLBACK_QUEUE_URL", self.queue.url)
         env.setenv("URL_HOST", URL_HOST)
         if multitenancy:
             env.setenv("MULTITENANCY_ENABLED", "true")
@@ -65,27 +59,11 @@ class World:
         return self.sim.calls("create")[-1].params
 
     def messages(self) -> list[dict[str, Any]]:
-        got: list[dict[str, Any]] = self.sqs.receive_message(
-            QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
-        return got
+        return self.queue.receive()
 
     def deliver(self, messages: list[dict[str, Any]]) -> list[str]:
         """The CallbackFunction's handler over an AWS-shaped SQS event of `messages`; the failed message ids."""
-        (template,) = load_event("callbacks/sqs_recording_ready.json")["Records"]
-        records = []
-        for message in messages:
-            record = copy.deepcopy(template)
-            record.update(
-                messageId=message["MessageId"],
-                receiptHandle=message["ReceiptHandle"],
-                body=message["Body"],
-                md5OfBody=hashlib.md5(message["Body"].encode()).hexdigest(),
-                eventSourceARN=self.arn,
-            )
-            record["attributes"].update(message["Attributes"])
-            records.append(record)
-        result = callbacks_handler({"Records": records}, FakeLambdaContext(remaining_ms=30_000))
+        result = callbacks_handler(self.queue.event(messages), FakeLambdaContext(remaining_ms=30_000))
         return [item["itemIdentifier"] for item in result["batchItemFailures"]]
 
 

@@ -3,7 +3,6 @@ messages of a moto queue (their receipt handles, receive counts and visibility),
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import socket
@@ -11,7 +10,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import jwt
 import pytest
 
@@ -19,51 +17,22 @@ from scalelite_callbacks.handler import handler
 from tests.conftest import TEST_SECRET, FakeLambdaContext
 from tests.helpers import load_event
 from tests.sink import CallbackSink
+from tests.sqs_support import MotoQueue
 
 RECORD_ID = "183f0bf3a0982a127bdb8161e0c44eb696b3e75c-1700000000000"
 
 
-class Queue:
-    """The callback queue in moto, and AWS-shaped events built from the messages it hands out."""
+class Queue(MotoQueue):
+    """The callback queue in moto, its visibility timeout and redrive (after 6 receives) as in template.yaml."""
 
     def __init__(self) -> None:
-        self.sqs: Any = boto3.client("sqs", region_name="us-east-1")
-        dlq = self.sqs.create_queue(QueueName="CallbackDeadLetterQueue")["QueueUrl"]
-        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 6})
-        self.url = self.sqs.create_queue(
-            QueueName="CallbackQueue", Attributes={"VisibilityTimeout": "360", "RedrivePolicy": redrive}
-        )["QueueUrl"]
-        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        dlq = MotoQueue("CallbackDeadLetterQueue")
+        redrive = json.dumps({"deadLetterTargetArn": dlq.arn, "maxReceiveCount": 6})
+        super().__init__("CallbackQueue", {"VisibilityTimeout": "360", "RedrivePolicy": redrive})
 
     def send(self, url: str, record_id: str = RECORD_ID, meeting_id: str = "room-1") -> None:
         body = {"kind": "recording_ready", "url": url, "tenant_id": "default", "meeting_id": meeting_id}
         self.sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps({**body, "record_id": record_id}))
-
-    def receive(self) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = self.sqs.receive_message(
-            QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
-        return messages
-
-    def event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        """The sample event's record, one per message, with that message's id, receipt handle, body and counts."""
-        (template,) = load_event("callbacks/sqs_recording_ready.json")["Records"]
-        records = []
-        for message in messages:
-            record = copy.deepcopy(template)
-            record.update(
-                messageId=message["MessageId"],
-                receiptHandle=message["ReceiptHandle"],
-                body=message["Body"],
-                md5OfBody=hashlib.md5(message["Body"].encode()).hexdigest(),
-                eventSourceARN=self.arn,
-            )
-            record["attributes"].update(message["Attributes"])
-            records.append(record)
-        return {"Records": records}
 
     def visible(self) -> list[dict[str, Any]]:
         """The messages visible now (received and then made visible again at once)."""

@@ -13,6 +13,7 @@ import pytest
 from scalelite_local.gateway import GatewayServer
 from scalelite_local.invoker import Invoker
 from scalelite_local.template import Template
+from tests import raw_http
 
 TEMPLATE = Template(
     {
@@ -48,13 +49,7 @@ def gateway() -> Iterator[GatewayServer]:
 
 def exchange(server: GatewayServer, raw: bytes) -> bytes:
     """Sends `raw`, ends the sending side, and returns everything the gateway answers."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
-        conn.sendall(raw)
-        conn.shutdown(socket.SHUT_WR)
-        answer = b""
-        while data := conn.recv(65536):
-            answer += data
-    return answer
+    return raw_http.exchange(server.port, raw)
 
 
 def split(answer: bytes) -> tuple[bytes, dict[str, str], bytes]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.client
 import json
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +20,8 @@ from scalelite_local.edge import Distribution, Edge, EdgeServer, distribution, p
 from scalelite_local.gateway import GatewayServer
 from scalelite_local.invoker import Invoker
 from scalelite_local.template import TEMPLATE, Template, load
+from tests import raw_http
+from tests.raw_http import Answer
 
 SECRET = "k" * 20 + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"  # 64 characters, like PlaybackCookieSecret
 RID = "a" * 40 + "-1700000000000"
@@ -85,33 +85,11 @@ def running() -> Iterator[Running]:
         moto.stop()
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
 def request(
     running: Running, target: str, method: str = "GET", headers: list[tuple[str, str]] | None = None, body: bytes = b""
 ) -> Answer:
     """`target` sent exactly as given; Host is the viewer's (default: the edge's address)."""
-    conn = http.client.HTTPConnection("127.0.0.1", running.edge.port, timeout=30)
-    try:
-        names = {n.lower() for n, _ in headers or []}
-        conn.putrequest(method, target, skip_host="host" in names, skip_accept_encoding=True)
-        for name, value in headers or []:
-            conn.putheader(name, value)
-        if body:
-            conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body or None)
-        response = conn.getresponse()
-        return Answer(response.status, response.headers, response.read())
-    finally:
-        conn.close()
+    return raw_http.send(running.edge.port, method, target, headers, body)
 
 
 def put(running: Running, key: str, body: bytes, **extra: str) -> None:
@@ -353,13 +331,7 @@ def test_node_is_started_again_when_it_dies(running: Running) -> None:
 
 
 def exchange(running: Running, raw: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", running.edge.port), timeout=10) as conn:
-        conn.sendall(raw)
-        conn.shutdown(socket.SHUT_WR)
-        answer = b""
-        while data := conn.recv(65536):
-            answer += data
-    return answer
+    return raw_http.exchange(running.edge.port, raw)
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 
 logger = Logger()
-metrics = Metrics()  # Powertools' own buffer, kept for code that still adds to it; flushed with ours
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -154,12 +153,9 @@ class MetricsBuffer:
 
         blobs = self.serialize()
         if is_metrics_disabled():
-            metrics.clear_metrics()
             return
         for blob in blobs:
             print(json.dumps(blob, separators=(",", ":")))
-        if metrics.metric_set:
-            metrics.flush_metrics()
 
 
 _buffer = MetricsBuffer()
