@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import use_bench_env
+from bench.common import moto_process, spawn, stop, use_bench_env
 
 SECRET = "bench-secret"
 SERVERS = 500
@@ -51,23 +50,6 @@ for line in sys.stdin:
 stop_simulators(sims)
 """
 
-# DynamoDB: the local stack's moto server (serialized requests, as DynamoDB applies each one atomically).
-_MOTO = """
-import sys
-from scalelite_local.aws import MotoServer
-server = MotoServer("127.0.0.1", 0)
-server.start()
-print(server.endpoint, flush=True)
-sys.stdin.read()
-server.stop()
-"""
-
-
-def _spawn(code: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", code, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-
 
 def _ask(proc: subprocess.Popen[str], line: str) -> None:
     assert proc.stdin is not None and proc.stdout is not None
@@ -77,15 +59,6 @@ def _ask(proc: subprocess.Popen[str], line: str) -> None:
         raise RuntimeError("the simulated fleet did not answer")
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    assert proc.stdin is not None
-    proc.stdin.close()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 @dataclass(frozen=True)
 class Run:
     wall: float
@@ -93,6 +66,8 @@ class Run:
     moto_cpu: float
     fleet_cpu: float
     scans: float
+    results: int  # poll results written
+    requests: int  # the write requests that carried them
     summary: Any
 
 
@@ -106,11 +81,15 @@ def _cpu(proc: subprocess.Popen[str]) -> float:
 
 
 class TimedStore:
-    """The store, with the wall time of its two scans (servers, meetings) added up in `scans`."""
+    """The store, with the wall time of its two scans (servers, meetings) added up in `scans`, and the poll results
+    written and the requests that wrote them (`record_polls` writes up to `batch` per request) counted."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, batch: int) -> None:
         self._store = store
+        self._batch = batch
         self.scans = 0.0
+        self.results = 0
+        self.requests = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -128,10 +107,16 @@ class TimedStore:
     def all_meetings(self) -> Any:
         return iter(self._timed(lambda: list(self._store.all_meetings())))
 
+    def record_polls(self, polls: Any) -> Any:
+        self.results += len(polls)
+        self.requests += -(-len(polls) // self._batch)
+        return self._store.record_polls(polls)
+
 
 def run() -> dict[str, float]:
     from scalelite_common.config import get_settings
     from scalelite_common.db.models import create_tables
+    from scalelite_common.db.repositories import POLL_WRITE_BATCH
     from scalelite_common.domain.entities import Meeting, Server, ServerState
     from scalelite_common.services import wiring
     from scalelite_common.services.polling import Poller
@@ -139,53 +124,54 @@ def run() -> dict[str, float]:
     use_bench_env(SECRET)
     print(f"== Poller: one cycle over {SERVERS} servers answering in {LATENCY * 1000:.0f} ms (target ≤ {TARGET:g} s)")
     started = time.monotonic()
-    moto = _spawn(_MOTO)
-    fleet_proc = _spawn(_FLEET, str(SERVERS), str(LATENCY))
-    try:
-        assert moto.stdout is not None and fleet_proc.stdout is not None
-        os.environ["AWS_ENDPOINT_URL"] = moto.stdout.readline().strip()
-        fleet = [tuple(fleet_proc.stdout.readline().split()) for _ in range(SERVERS)]
-        wiring.reset_all()
-        settings = get_settings()
-        store = wiring.store(settings)
-        create_tables(wait=True)
-        now = time.time()
-        for i, (url, secret) in enumerate(fleet):
-            server = Server(id=f"bbb{i:03d}", url=url, secret=secret, state=ServerState.ENABLED, online=True, load=0.0)
-            store.add_server(server)
-            # One mapping per server, so the sweep has 500 meetings to check against the getMeetings lists.
-            meeting = Meeting(
-                tenant_id="default",
-                meeting_id=f"m{i}",
-                server_id=server.id,
-                created_at=int(now - 3600),
-                expires_at=int(now) + settings.default_meeting_ttl,
-            )
-            store.place_meeting(meeting, server, now=now)
-        print(f"  (fleet and DynamoDB ready in {time.monotonic() - started:.1f} s)")
-        timed = TimedStore(store)
-        poller = Poller(timed, wiring.bbb_client(settings), settings)
+    with moto_process() as (endpoint, moto):
+        fleet_proc = spawn(_FLEET, str(SERVERS), str(LATENCY))
+        try:
+            assert fleet_proc.stdout is not None
+            os.environ["AWS_ENDPOINT_URL"] = endpoint
+            fleet = [tuple(fleet_proc.stdout.readline().split()) for _ in range(SERVERS)]
+            wiring.reset_all()
+            settings = get_settings()
+            store = wiring.store(settings)
+            create_tables(wait=True)
+            now = time.time()
+            for i, (url, secret) in enumerate(fleet):
+                server = Server(
+                    id=f"bbb{i:03d}", url=url, secret=secret, state=ServerState.ENABLED, online=True, load=0.0
+                )
+                store.add_server(server)
+                # One mapping per server, so the sweep has 500 meetings to check against the getMeetings lists.
+                meeting = Meeting(
+                    tenant_id="default",
+                    meeting_id=f"m{i}",
+                    server_id=server.id,
+                    created_at=int(now - 3600),
+                    expires_at=int(now) + settings.default_meeting_ttl,
+                )
+                store.place_meeting(meeting, server, now=now)
+            print(f"  (fleet and DynamoDB ready in {time.monotonic() - started:.1f} s)")
+            timed = TimedStore(store, POLL_WRITE_BATCH)
+            poller = Poller(timed, wiring.bbb_client(settings), settings)
 
-        def timed_cycle() -> Run:
-            timed.scans = 0.0
-            before = [_cpu(p) for p in (moto, fleet_proc)]
-            t0, cpu0 = time.monotonic(), time.process_time()
-            summary = poller.cycle("all")
-            wall, cpu = time.monotonic() - t0, time.process_time() - cpu0
-            moto_cpu, fleet_cpu = (_cpu(p) - b for p, b in zip((moto, fleet_proc), before, strict=True))
-            return Run(wall, cpu, moto_cpu, fleet_cpu, timed.scans, summary)
+            def timed_cycle() -> Run:
+                timed.scans, timed.results, timed.requests = 0.0, 0, 0
+                before = [_cpu(p) for p in (moto, fleet_proc)]
+                t0, cpu0 = time.monotonic(), time.process_time()
+                summary = poller.cycle("all")
+                wall, cpu = time.monotonic() - t0, time.process_time() - cpu0
+                moto_cpu, fleet_cpu = (_cpu(p) - b for p, b in zip((moto, fleet_proc), before, strict=True))
+                return Run(wall, cpu, moto_cpu, fleet_cpu, timed.scans, timed.results, timed.requests, summary)
 
-        cold = timed_cycle()  # new connections; every server's figures (and versions) are new
-        busy_runs, steady_runs = [], []
-        for _ in range(REPEAT):
-            _ask(fleet_proc, "join")
-            busy_runs.append(timed_cycle())
-            steady_runs.append(timed_cycle())
-    finally:
-        _stop(fleet_proc)
-        _stop(moto)
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-        wiring.reset_all()
+            cold = timed_cycle()  # new connections; every server's figures (and versions) are new
+            busy_runs, steady_runs = [], []
+            for _ in range(REPEAT):
+                _ask(fleet_proc, "join")
+                busy_runs.append(timed_cycle())
+                steady_runs.append(timed_cycle())
+        finally:
+            stop(fleet_proc)
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+            wiring.reset_all()
 
     def per_server(cpu: float) -> str:
         return f"{cpu / SERVERS * 1000:.2f} ms"
@@ -207,7 +193,8 @@ def run() -> dict[str, float]:
             f"  {label:<7}{mid.wall:5.2f} s{spread}  {note}; {'all' if healthy else 'NOT all'} online, ≥ {swept} "
             f"meetings swept{verdict}\n"
             f"{'':9}CPU: poller {mid.cpu:.2f} s, moto {mid.moto_cpu:.2f} s, fleet {mid.fleet_cpu:.2f} s "
-            f"(2 cores: {2 * mid.wall:.2f} s available); scans {mid.scans:.2f} s\n"
+            f"(2 cores: {2 * mid.wall:.2f} s available); scans {mid.scans:.2f} s; "
+            f"{mid.results} results written in {mid.requests} requests\n"
             f"{'':9}per server: poller {per_server(mid.cpu)}{cpu_verdict}, moto {per_server(mid.moto_cpu)}, "
             f"fleet {per_server(mid.fleet_cpu)}"
         )
@@ -216,9 +203,9 @@ def run() -> dict[str, float]:
         f"  ours ({settings.poller_threads} threads; the fan-out alone is ⌈{SERVERS}/{settings.poller_threads}⌉ × "
         f"{LATENCY:g} s):"
     )
-    print(line("busy", busy_runs, f"every server changed: {SERVERS} writes", target=True, cpu_target=True))
+    print(line("busy", busy_runs, "every server changed", target=True, cpu_target=True))
     print(line("steady", steady_runs, "nothing changed: no writes", target=True))
-    print(line("cold", [cold], f"first cycle: new connections, {SERVERS} writes, versions read"))
+    print(line("cold", [cold], "first cycle: new connections, every server written, versions read"))
     scalelite = SERVERS * LATENCY / SCALELITE_THREADS
     polled_in_time = min(SERVERS, int(SCALELITE_WAIT / LATENCY) * SCALELITE_THREADS)
     print(

@@ -34,6 +34,21 @@ for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LOADBALANCER_SECRET_ARN", "LOA
 
 from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402 - only once the test env is set
 
+from tests import iam_usage  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    iam_usage.configure(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    iam_usage.node_down(node)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    iam_usage.session_finish(session)
+
 
 def reset_caches() -> None:
     from scalelite_common.services import wiring

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -43,3 +45,12 @@ def http_event(
     raw = body.encode() if isinstance(body, str) else (body or b"")
     target = f"{path}?{raw_query}" if raw_query else path
     return build_event(method, target, list(hdrs.items()), raw, "127.0.0.1")
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Wait until `check()` is true, polling every 50 ms; AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached in {timeout} s")
+        time.sleep(0.05)

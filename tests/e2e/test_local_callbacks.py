@@ -9,7 +9,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -22,6 +22,7 @@ from scalelite_common.services.ports import RecordingReady
 from scalelite_local.scheduler import QueuePoller
 from scalelite_local.stack import LocalStack
 from tests.e2e.conftest import E2E_SECRET
+from tests.helpers import eventually
 from tests.sink import CallbackSink
 
 pytestmark = pytest.mark.e2e
@@ -75,14 +76,6 @@ def counts(sqs: Any, stack: LocalStack, queue: str) -> tuple[int, int]:
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached in {timeout} s")
-        time.sleep(0.05)
 
 
 def free_port() -> int:

@@ -35,7 +35,7 @@ from scalelite_common.errors import (
     TenantGone,
     TenantNameTaken,
 )
-from scalelite_common.services.ports import RecordingPage
+from scalelite_common.services.ports import PollWrite, RecordingPage
 
 _SERVER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Server) if f.default is not dataclasses.MISSING}
 
@@ -112,15 +112,17 @@ class InMemoryStore:
             server.load_adjust += amount
             return dataclasses.replace(server)
 
-    def record_poll(self, server_id: str, changes: Mapping[str, Any], *, adjust_seen: float | None) -> Server | None:
+    def record_polls(self, polls: Sequence[PollWrite]) -> list[bool]:
+        stored = []
         with self._lock:
-            server = self.servers.get(server_id)
-            if server is None:
-                return None
-            self._set(server, changes)
-            if adjust_seen:
-                server.load_adjust -= adjust_seen
-            return dataclasses.replace(server)
+            for poll in polls:
+                server = self.servers.get(poll.server_id)
+                if server is not None:
+                    self._set(server, poll.changes)
+                    if poll.adjust_seen:
+                        server.load_adjust -= poll.adjust_seen
+                stored.append(server is not None)
+        return stored
 
     def disable_if_cordoned(self, server_id: str) -> bool:
         with self._lock:
@@ -158,9 +160,13 @@ class InMemoryStore:
             if held is not None and not held.expires_at < int(now):
                 reasons.add("meeting")
             id_claim = meeting_id_claim(meeting.tenant_id, meeting.meeting_id)
-            # The default tenant claims nothing but may not take an id a tenant's live meeting claimed.
+            # The default tenant claims nothing but may not take an id a tenant's live meeting claimed; a tenant may
+            # not take one a live default mapping has.
             claim = self.voice_bridges.get(id_claim or meeting_id_claim_key(meeting.meeting_id))
             if claim is not None and claim[1] >= int(now) and claim[0] != key:
+                reasons.add("meeting_id")
+            default = self.meetings.get(_key(DEFAULT_TENANT, meeting.meeting_id)) if id_claim else None
+            if default is not None and not default.expires_at < int(now):
                 reasons.add("meeting_id")
             if meeting.voice_bridge:
                 claim = self.voice_bridges.get(meeting.voice_bridge)

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bbbsim import BBBSimulator
+from scalelite_common.config import DEFAULT_TENANT
 from scalelite_common.domain.entities import PlaybackFormat, Recording, RecordingState
 from scalelite_common.domain.tenants import Tenant
 from tests.conftest import TEST_SECRET
@@ -179,6 +180,103 @@ def test_without_multitenancy_tenant_hosts_take_the_lb_secret(env: pytest.Monkey
         api("isMeetingRunning", {"meetingID": "x"}, host="t1.lb.example.com", secret="t1-new").text("messageKey")
         == "checksumError"
     )
+
+
+def _switch(env: pytest.MonkeyPatch, on: bool) -> None:
+    """Multitenancy switched on or off: new settings, so a new container and app over the same tables."""
+    env.setenv("MULTITENANCY_ENABLED", "true" if on else "false")
+    fresh_settings()
+
+
+def _listed(caller: tuple[str, str]) -> list[str]:
+    return sorted(str(m.findtext("meetingID")) for m in on(caller, "getMeetings", {}).xml.iter("meeting"))
+
+
+def test_get_meetings_scopes_by_the_tenant_id_metadata_with_and_without_multitenancy(
+    env: pytest.MonkeyPatch, store: Any, sims: list[BBBSimulator]
+) -> None:
+    """As Scalelite (§1.2): without a tenant, meetings carrying a `tenant-id` metadata are not listed (an LMS's own
+    `meta_tenant-id` included); switched on, such a meeting is listed only on the host of the tenant with that id."""
+    env.setenv("URL_HOST", URL_HOST)
+    _switch(env, on=False)
+    store.add_tenant(T1)
+    store.add_tenant(T2)
+    register(store, sims[0], "a")
+    lb = (URL_HOST, TEST_SECRET)
+    for meeting_id, extra in (("lms-room", {"meta_tenant-id": T1.id}), ("plain", {})):
+        assert on(lb, "create", {"meetingID": meeting_id, "name": "Room", **extra}).text("returncode") == "SUCCESS"
+    assert sims[0].calls("create")[0].params["meta_tenant-id"] == [T1.id]  # passed through as the LMS sent it
+    assert _listed(lb) == ["plain"]
+
+    _switch(env, on=True)
+    assert _listed(("t1.lb.example.com", "t1-new")) == ["lms-room"]
+    assert on(("t2.lb.example.com", "t2-secret"), "getMeetings", {}).text("messageKey") == "noMeetings"
+    unknown = on(("t9.lb.example.com", "t1-new"), "getMeetings", {})
+    assert (unknown.text("returncode"), unknown.text("messageKey")) == ("FAILED", "checksumError")
+    assert unknown.xml.find("meetings") is None
+
+
+def test_multitenancy_switched_off_while_a_tenant_meeting_is_live(
+    tenancy: Any, env: pytest.MonkeyPatch, sims: list[BBBSimulator]
+) -> None:
+    """The default tenant cannot take a meetingID a tenant's live meeting holds (one namespace, FAILED idNotUnique),
+    and the tenant's meeting is untouched: still its, still running on its server once multitenancy is back."""
+    store = tenancy
+    register(store, sims[0], "a", load=0.0)
+    register(store, sims[1], "b", load=50.0)
+    one = ("t1.lb.example.com", "t1-new")
+    created = on(one, "create", {"meetingID": "shared", "name": "One", "moderatorPW": "mp"})
+    assert created.text("returncode") == "SUCCESS"
+    held = store.get_meeting(T1.id, "shared")
+    assert held is not None and held.server_id == "a"
+    sims[0].add_attendee("shared", "Attendee")
+    servers = {s.id: s.load_adjust for s in store.list_servers()}
+
+    _switch(env, on=False)
+    taken = on((URL_HOST, TEST_SECRET), "create", {"meetingID": "shared", "name": "Default"})
+    assert (taken.text("returncode"), taken.text("messageKey")) == ("FAILED", "idNotUnique")
+    assert [len(sim.calls("create")) for sim in sims[:2]] == [1, 0]  # BBB was not asked
+    assert store.get_meeting(DEFAULT_TENANT, "shared") is None
+    assert store.get_meeting(T1.id, "shared") == held
+    assert {s.id: s.load_adjust for s in store.list_servers()} == servers
+
+    _switch(env, on=True)
+    store.update_server("a", {"load": 100.0})  # placement would now pick b: only the mapping keeps it on a
+    assert on(one, "isMeetingRunning", {"meetingID": "shared"}).text("running") == "true"
+    assert on(one, "create", {"meetingID": "shared", "name": "One"}).text("returncode") == "SUCCESS"
+    assert [len(sim.calls("create")) for sim in sims[:2]] == [2, 0]
+    again = store.get_meeting(T1.id, "shared")
+    assert again is not None and (again.server_id, again.moderator_pw) == ("a", "mp")
+
+
+def test_multitenancy_switched_on_while_a_default_meeting_is_live(
+    env: pytest.MonkeyPatch, store: Any, sims: list[BBBSimulator]
+) -> None:
+    """The reverse: a meeting made with multitenancy off holds its meetingID against a tenant once it is switched
+    on (one namespace), and stays the default tenant's, on its server."""
+    env.setenv("URL_HOST", URL_HOST)
+    _switch(env, on=False)
+    store.add_tenant(T1)
+    register(store, sims[0], "a", load=0.0)
+    register(store, sims[1], "b", load=50.0)
+    lb = (URL_HOST, TEST_SECRET)
+    created = on(lb, "create", {"meetingID": "shared", "name": "Default", "moderatorPW": "mp"})
+    assert created.text("returncode") == "SUCCESS"
+    held = store.get_meeting(DEFAULT_TENANT, "shared")
+    assert held is not None and held.server_id == "a"
+    sims[0].add_attendee("shared", "Attendee")
+
+    _switch(env, on=True)
+    taken = on(("t1.lb.example.com", "t1-new"), "create", {"meetingID": "shared", "name": "One"})
+    assert (taken.text("returncode"), taken.text("messageKey")) == ("FAILED", "idNotUnique")
+    assert [len(sim.calls("create")) for sim in sims[:2]] == [1, 0]
+    assert store.get_meeting(T1.id, "shared") is None
+    assert store.get_meeting(DEFAULT_TENANT, "shared") == held
+
+    _switch(env, on=False)
+    assert on(lb, "isMeetingRunning", {"meetingID": "shared"}).text("running") == "true"
+    again = store.get_meeting(DEFAULT_TENANT, "shared")
+    assert again is not None and again.server_id == "a"
 
 
 # --------------------------------------------------------------------------------- admin JSON API (§1.18)

@@ -280,7 +280,7 @@ def test_poll_subtracts_only_the_reservations_it_saw(store: Any, simulators: Sim
 
 
 class WriteSpy:
-    """The store, with every poll write (`record_poll`'s changes) recorded in `written`."""
+    """The store, with every poll write (each result's changes, as `record_polls` gets them) recorded in `written`."""
 
     def __init__(self, store: Any) -> None:
         self.store = store
@@ -289,9 +289,9 @@ class WriteSpy:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
-    def record_poll(self, server_id: str, changes: Any, *, adjust_seen: float | None) -> Any:
-        self.written.append(dict(changes))
-        return self.store.record_poll(server_id, changes, adjust_seen=adjust_seen)
+    def record_polls(self, polls: Any) -> Any:
+        self.written += [dict(poll.changes) for poll in polls]
+        return self.store.record_polls(polls)
 
 
 def test_poll_writes_only_what_changed(store: Any, simulators: SimFactory) -> None:

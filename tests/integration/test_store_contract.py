@@ -22,6 +22,7 @@ from scalelite_common.domain.entities import (
     Thumbnail,
 )
 from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone, StoreConflict
+from scalelite_common.services.ports import PollWrite
 from tests.fakes.store import InMemoryStore
 
 
@@ -70,14 +71,37 @@ def test_servers_add_update_remove(any_store: Any) -> None:
 def test_load_adjust_and_poll_results(any_store: Any) -> None:
     _server(any_store)
     assert any_store.add_load("a", 3.0).load_adjust == 3.0
-    polled = any_store.record_poll("a", {"load": 7.0, "users": 4}, adjust_seen=2.0)
+    assert any_store.record_polls([PollWrite("a", {"load": 7.0, "users": 4}, adjust_seen=2.0)]) == [True]
+    polled = any_store.get_server("a")
     assert (polled.load, polled.users, polled.load_adjust) == (7.0, 4, 1.0)
-    assert any_store.record_poll("gone", {"load": 1.0}, adjust_seen=None) is None
+    assert any_store.record_polls([PollWrite("gone", {"load": 1.0})]) == [False]
+    assert any_store.get_server("gone") is None
     any_store.update_server("a", {"online": False})
     with pytest.raises(ServerGone):
         any_store.add_load("a", 1.0, require_joinable=True)
     with pytest.raises(ServerGone):
         any_store.add_load("gone", 1.0)
+
+
+def test_poll_results_in_bulk_skip_only_the_removed_servers(any_store: Any) -> None:
+    """More results than one transaction holds, with removed servers in both batches: every other result is
+    stored (a cancelled batch is settled item by item), and nothing is created for the removed ones."""
+    ids = [f"s{i:02d}" for i in range(40)]
+    for sid in ids:
+        _server(any_store, sid)
+        any_store.add_load(sid, 2.0)
+    gone = {"s03", "s31"}
+    for sid in gone:
+        any_store.delete_server(sid)
+    polls = [PollWrite(sid, {"users": i, "load": float(i)}, adjust_seen=2.0) for i, sid in enumerate(ids)]
+    assert any_store.record_polls(polls) == [sid not in gone for sid in ids]
+    for i, sid in enumerate(ids):
+        server = any_store.get_server(sid)
+        if sid in gone:
+            assert server is None
+        else:
+            assert (server.users, server.load, server.load_adjust) == (i, float(i), 0.0)
+    assert any_store.record_polls([]) == []
 
 
 def test_place_meeting_is_all_or_nothing_and_names_its_conflicts(any_store: Any) -> None:
@@ -270,9 +294,40 @@ def test_tenants_share_one_meeting_id_namespace(any_store: Any) -> None:
     any_store.place_meeting(expired, server, now=now - 100, exact=False)
     any_store.place_meeting(_meeting("old", tenant_id="t2"), server, now=now, exact=False)  # an expired claim
 
+    any_store.place_meeting(_meeting("free", tenant_id="t1"), server, now=now, exact=False)
+    assert any_store.voice_bridge_owner("id#free") == "t1#free"
+
+
+def test_the_default_tenant_and_tenants_keep_out_of_each_others_meeting_ids(any_store: Any) -> None:
+    """Multitenancy switched on or off while meetings run: the default tenant claims nothing, but neither side
+    takes an id the other's live meeting has; once that meeting ends the id is free."""
+    server = _server(any_store)
+    now = time.time()
     any_store.place_meeting(_meeting("plain", tenant_id="default"), server, now=now, exact=False)
+    assert any_store.voice_bridge_owner("id#plain") is None
+    with pytest.raises(PlacementConflict) as taken:
+        any_store.place_meeting(_meeting("plain", tenant_id="t1"), server, now=now, exact=False)
+    assert taken.value.reasons == {"meeting_id"}
+    assert any_store.get_meeting("t1", "plain") is None and any_store.get_server("a").load_adjust == 2.0
+    assert any_store.release_meeting(any_store.get_meeting("default", "plain"))
     any_store.place_meeting(_meeting("plain", tenant_id="t1"), server, now=now, exact=False)
-    assert any_store.voice_bridge_owner("id#plain") == "t1#plain"
+
+    with pytest.raises(PlacementConflict) as claimed:
+        any_store.place_meeting(_meeting("plain", tenant_id="default"), server, now=now, exact=False)
+    assert claimed.value.reasons == {"meeting_id"}
+    assert any_store.get_meeting("default", "plain") is None and any_store.get_meeting("t1", "plain") is not None
+
+
+def test_a_placement_with_callback_data_names_its_conflict(any_store: Any) -> None:
+    """The callback data is one more put in the transaction: a conflict after it is still named."""
+    server = _server(any_store)
+    now = time.time()
+    any_store.update_server("a", {"state": ServerState.CORDONED})
+    callbacks = CallbackData(tenant_id="t", meeting_id="m", recording_ready_url="https://lms/r", expires_at=int(now))
+    with pytest.raises(PlacementConflict) as cordoned:
+        any_store.place_meeting(_meeting(voice_bridge="123"), server, now=now, callbacks=callbacks)
+    assert cordoned.value.reasons == {"server"}
+    assert any_store.get_callbacks("t", "m") is None and any_store.get_meeting("t", "m") is None
 
 
 def test_tenants_names_are_unique_and_renames_move_them(any_store: Any) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
+
 from scalelite_common.domain.entities import ServerState
 from scalelite_common.services.context import RequestContext
 from scalelite_common.services.meetings import CreateRequest, MeetingService
-from scalelite_common.services.polling import Poller
+from scalelite_common.services.polling import Poller, WriteBatcher
+from scalelite_common.services.ports import PollWrite
 from tests.fakes.bbb import FakeBBB
 from tests.fakes.store import InMemoryStore
 from tests.unit.services.conftest import add_server
@@ -57,3 +61,71 @@ def test_a_drained_cordoned_server_becomes_disabled(poller: Poller, store: InMem
     poller.cycle("all")
     polled = store.get_server("a")
     assert polled is not None and polled.state is ServerState.DISABLED
+
+
+class CountingStore(InMemoryStore):
+    """The fake store, recording each `record_polls` call's server ids; `fail` makes them raise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[str]] = []
+        self.fail: Exception | None = None
+
+    def record_polls(self, polls: Sequence[PollWrite]) -> list[bool]:
+        self.calls.append([poll.server_id for poll in polls])
+        if self.fail is not None:
+            raise self.fail
+        return super().record_polls(polls)
+
+
+def _write_together(batcher: WriteBatcher, ids: list[str]) -> dict[str, bool | BaseException]:
+    """Every id's write from its own thread, all released at once; each thread's outcome or exception."""
+    start = threading.Barrier(len(ids))
+    outcomes: dict[str, bool | BaseException] = {}
+
+    def work(sid: str) -> None:
+        start.wait()
+        try:
+            outcomes[sid] = batcher.write(PollWrite(sid, {"users": 7}))
+        except Exception as exc:
+            outcomes[sid] = exc
+
+    threads = [threading.Thread(target=work, args=(sid,)) for sid in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+def test_concurrent_poll_results_share_writes_and_each_gets_its_own_outcome() -> None:
+    store = CountingStore()
+    ids = [f"s{i:02d}" for i in range(25)]
+    for sid in ids:
+        if sid != "s13":  # removed while it was polled
+            add_server(store, sid)
+    # A long linger: only full batches are written, so 25 results take exactly 5 writes.
+    outcomes = _write_together(WriteBatcher(store, size=5, linger=30.0), ids)
+    assert sorted(len(call) for call in store.calls) == [5] * 5
+    assert sorted(sid for call in store.calls for sid in call) == ids
+    assert outcomes == {sid: sid != "s13" for sid in ids}
+    assert all(server.users == 7 for server in store.list_servers())
+
+
+def test_a_lone_poll_result_is_written_once_its_linger_is_over() -> None:
+    store = CountingStore()
+    add_server(store, "a")
+    assert WriteBatcher(store, size=25, linger=0.01).write(PollWrite("a", {"users": 3}))
+    assert store.calls == [["a"]]
+    polled = store.get_server("a")
+    assert polled is not None and polled.users == 3
+
+
+def test_a_failed_write_reaches_every_result_of_its_batch() -> None:
+    store = CountingStore()
+    ids = ["a", "b", "c"]
+    for sid in ids:
+        add_server(store, sid)
+    store.fail = RuntimeError("DynamoDB is down")
+    outcomes = _write_together(WriteBatcher(store, size=3, linger=30.0), ids)
+    assert store.calls and all(isinstance(outcomes[sid], RuntimeError) for sid in ids)

@@ -112,8 +112,8 @@ def meeting_id_claim(tenant_id: str, meeting_id: str) -> str | None:
     """The key of the claim that keeps a tenant's meetingID unique across tenants (they share one namespace, as in
     Scalelite, so one BBB server never holds two tenants' meetings under one id). Claims live beside the voice
     bridge claims (a voice bridge is digits, never `id#…`). None for the default tenant: without multitenancy the
-    mapping's own key is the whole namespace (but its create checks that no tenant's claim holds the id:
-    `meeting_id_claim_key`)."""
+    mapping's own key is the whole namespace (its create checks that no tenant's claim holds the id,
+    `meeting_id_claim_key`, and a tenant's create that no live default mapping has it)."""
     return None if tenant_id == DEFAULT_TENANT else meeting_id_claim_key(meeting_id)
 
 

@@ -18,6 +18,16 @@ from scalelite_common.domain.load import MeetingSample
 from scalelite_common.domain.tenants import Tenant, TenantSetting, TenantUsage
 
 
+@dataclass(frozen=True)
+class PollWrite:
+    """One server's poll result to store: the attributes that changed (None removes) and the `load_adjust` read
+    before polling (subtracted, so reservations made while the poll ran survive it)."""
+
+    server_id: str
+    changes: Mapping[str, Any]
+    adjust_seen: float | None = None
+
+
 class ServerRepository(Protocol):
     def list_servers(self) -> list[Server]: ...
     def get_server(self, server_id: str) -> Server | None: ...
@@ -34,8 +44,9 @@ class ServerRepository(Protocol):
         """Atomically add to the between-polls load; raises ServerGone (with `require_joinable`, also when the
         server is offline or disabled)."""
 
-    def record_poll(self, server_id: str, changes: Mapping[str, Any], *, adjust_seen: float | None) -> Server | None:
-        """Store a poll result, subtracting the `load_adjust` read before polling; None if the server is gone."""
+    def record_polls(self, polls: Sequence[PollWrite]) -> list[bool]:
+        """Store poll results, each subtracting the `load_adjust` read before polling; for each, False if the server
+        is gone (nothing written for it). Few round trips for many servers: the poller's main write."""
 
     def disable_if_cordoned(self, server_id: str) -> bool: ...
 
