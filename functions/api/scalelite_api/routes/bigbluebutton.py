@@ -203,10 +203,12 @@ async def analytics_callback(request: Request, ctx: ContextDep, container: Conta
     if result.status >= 300 and outcome == SUCCESS:
         outcome = api_outcome(str(result.status))  # otherError
     emit("ApiCalls", Call="analytics_callback", Outcome=outcome)
+    if result.status in analytics.REFUSED:
+        # 204 as Scalelite (issue 12 pins it): what was refused and why in a header, for BBB's logs and curl.
+        return Response(status_code=analytics.RELAYED, headers={analytics.REFUSED_HEADER: result.message})
     if not result.message:
         return Response(status_code=result.status)
-    headers = {"www-authenticate": "Bearer"} if result.status == analytics.UNAUTHORIZED else None
-    return Response(result.message, status_code=result.status, media_type="text/plain", headers=headers)
+    return Response(result.message, status_code=result.status, media_type="text/plain")
 
 
 async def _limited_body(request: Request, limit: int) -> bytes | None:

@@ -9,10 +9,12 @@ signs it: the token does not say which server sent it), the meeting's stored URL
 the tenant's name (`scalelite` without multitenancy) and the payload is queued for the CallbackFunction
 (services/callbacks.py), which POSTs it to the LMS signed with the tenant's secrets.
 
-Unlike Scalelite, which answers 204 to everything, what went wrong is answered: a token that no server signed, or
-that expired, is 401; a body over MAX_BODY 413; a body that is not a JSON object with a `meeting_id` 400; a queue
-that refused the message 503 (BBB logs a non-2xx answer; it does not retry). Nothing to relay (no stored URL) is
-204, as a relay is. Neither the token, a secret nor the URL's query is ever logged.
+The service tells what went wrong: a token that no server signed, or that expired, UNAUTHORIZED; a body over
+MAX_BODY TOO_LARGE; a body that is not a JSON object with a `meeting_id` BAD_REQUEST; a queue that refused the
+message UNAVAILABLE. The endpoint answers 204 to the REFUSED ones, as Scalelite does to everything (nothing is
+relayed; the reason is in the REFUSED_HEADER and the log), and 503 when the queue is unavailable (our fault, which
+the API's 5xx alarm sees; BBB logs a non-2xx answer, it does not retry). Nothing to relay (no stored URL) is 204,
+as a relay is. Neither the token, a secret nor the URL's query is ever logged.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ BAD_REQUEST = 400
 UNAUTHORIZED = 401
 TOO_LARGE = 413
 UNAVAILABLE = 503
+REFUSED = frozenset({BAD_REQUEST, UNAUTHORIZED, TOO_LARGE})  # answered 204 with the reason in REFUSED_HEADER
+REFUSED_HEADER = "x-analytics-refused"
 
 
 @dataclass(frozen=True)
