@@ -1,12 +1,20 @@
-"""Every DynamoDB action a function performs in the tests is one its role in template.yaml grants.
+"""Every AWS action a function performs in the tests is one its role in template.yaml grants.
 
 moto enforces no IAM, so a grant missing from a function's policy (ConditionCheckItem inside a transaction is the
 easy one to forget) passes every test here and fails every such request in AWS. This plugin records, for each
-DynamoDB request made on behalf of a function (its handler package, `scalelite_api` …, is on the calling stack, or
-the thread was started from such a stack, as the poller's workers are), the IAM actions and resources it needs:
-a transaction needs each of its items' actions (ConditionCheckItem, PutItem, UpdateItem, DeleteItem), a Query on an
-index that index's ARN. At the end of the session (with pytest-xdist, on the controller, from every worker) any
-action the template does not grant fails the run with a list of what is missing.
+request made on behalf of a function (its handler package, `scalelite_api` …, is on the calling stack, or the
+thread was started from such a stack, as the poller's workers are), the IAM actions and resources it needs:
+
+* DynamoDB: a transaction needs each of its items' actions (ConditionCheckItem, PutItem, UpdateItem, DeleteItem),
+  a Query on an index that index's ARN;
+* S3: the object (or, to list, the bucket) of each request, a copy's source and target, and a presigned PUT's
+  object (the URL is signed with the function's role);
+* SQS and Secrets Manager: the queue and the secret.
+
+Names are mapped back to the template's resources through the functions' environment (SPOOL_BUCKET →
+SpoolBucket …); a name that maps to none is not checked. At the end of the session (with pytest-xdist, on the
+controller, from every worker) any action the template does not grant fails the run with a list of what is
+missing. `IAM_USAGE_REPORT=path.json` writes every use seen there.
 
 Requests the tests make themselves are not counted: set-up outside a handler, and test doubles injected into a
 function (a fake BBB client that creates a meeting mid-poll) are on the stack before any handler frame.
@@ -34,7 +42,14 @@ FUNCTION_PACKAGES = {
     "scalelite_admin": "AdminFunction",
     "scalelite_callbacks": "CallbackFunction",
 }
-# SAM's DynamoDBCrudPolicy, on the table and its indexes.
+# Resource kinds: the template's resource types, and the prefix of a recorded resource.
+KINDS = {
+    "AWS::DynamoDB::Table": "dynamodb",
+    "AWS::S3::Bucket": "s3",
+    "AWS::SQS::Queue": "sqs",
+    "AWS::SecretsManager::Secret": "secretsmanager",
+}
+# SAM's policy templates in use, as the actions they grant on their one resource.
 CRUD = (
     "dynamodb:GetItem",
     "dynamodb:DeleteItem",
@@ -47,40 +62,96 @@ CRUD = (
     "dynamodb:DescribeTable",
     "dynamodb:ConditionCheckItem",
 )
+SECRET_READ = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 _TRANSACT_WRITE = {
     "ConditionCheck": "dynamodb:ConditionCheckItem",
     "Put": "dynamodb:PutItem",
     "Update": "dynamodb:UpdateItem",
     "Delete": "dynamodb:DeleteItem",
 }
-_ARN = re.compile(r"^\$\{(\w+)\.Arn\}(?:/index/([\w.*-]+))?$")
+_S3_OBJECT = {  # operation → the action on the object it names
+    "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject",
+    "GetObjectAttributes": "s3:GetObjectAttributes",
+    "PutObject": "s3:PutObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "CopyObject": "s3:PutObject",
+    "UploadPartCopy": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "DeleteObject": "s3:DeleteObject",
+}
+_S3_BUCKET = {"ListObjectsV2": "s3:ListBucket", "ListObjects": "s3:ListBucket"}
+_SQS = {
+    "SendMessage": "sqs:SendMessage",
+    "SendMessageBatch": "sqs:SendMessage",
+    "ChangeMessageVisibility": "sqs:ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+_ARN = re.compile(r"^\$\{(\w+)\.Arn\}(/.*)?$")
+_S3_ARN = re.compile(r"^arn:\$\{AWS::Partition\}:s3:::([^/]+)(/.*)?$")
 
 
 @dataclass(frozen=True, order=True)
 class Use:
     function: str  # logical id
-    action: str  # dynamodb:…
-    table: str  # the table's logical id
-    index: str | None = None
+    action: str  # dynamodb:PutItem …
+    resource: str  # kind:Logical[/rest]: dynamodb:MeetingsTable/index/server-index, s3:SpoolBucket/uploads/a.tar
 
 
 # ------------------------------------------------------------------------------------------------ recording
-def needed(operation: str, params: Mapping[str, Any]) -> list[tuple[str, str, str | None]]:
-    """(IAM action, table name, index) for each permission one DynamoDB request needs."""
+Need = tuple[str, str, str]  # (action, kind, name[/rest]) before the name is mapped to a logical id
+
+
+def needed(service: str, operation: str, params: Mapping[str, Any]) -> list[Need]:
+    """What one request needs: (IAM action, kind, name or name/rest) per permission."""
+    if service == "dynamodb":
+        return _dynamodb(operation, params)
+    if service == "s3":
+        return _s3(operation, params)
+    if service == "sqs" and operation in _SQS and "QueueUrl" in params:
+        return [(_SQS[operation], "sqs", params["QueueUrl"])]
+    if service == "secretsmanager" and "SecretId" in params:
+        return [(f"secretsmanager:{operation}", "secretsmanager", params["SecretId"])]
+    return []
+
+
+def _dynamodb(operation: str, params: Mapping[str, Any]) -> list[Need]:
     if operation == "TransactWriteItems":
         return [
-            (_TRANSACT_WRITE[kind], body["TableName"], None)
+            (_TRANSACT_WRITE[kind], "dynamodb", body["TableName"])
             for item in params.get("TransactItems", [])
             for kind, body in item.items()
             if kind in _TRANSACT_WRITE
         ]
     if operation == "TransactGetItems":
-        return [("dynamodb:GetItem", item["Get"]["TableName"], None) for item in params.get("TransactItems", [])]
+        return [("dynamodb:GetItem", "dynamodb", item["Get"]["TableName"]) for item in params.get("TransactItems", [])]
     if operation in ("BatchGetItem", "BatchWriteItem"):
-        return [(f"dynamodb:{operation}", table, None) for table in params.get("RequestItems", {})]
+        return [(f"dynamodb:{operation}", "dynamodb", table) for table in params.get("RequestItems", {})]
     if "TableName" in params:
-        return [(f"dynamodb:{operation}", params["TableName"], params.get("IndexName"))]
+        index = params.get("IndexName")
+        return [(f"dynamodb:{operation}", "dynamodb", params["TableName"] + (f"/index/{index}" if index else ""))]
     return []
+
+
+def _s3(operation: str, params: Mapping[str, Any]) -> list[Need]:
+    bucket = params.get("Bucket")
+    if not isinstance(bucket, str):
+        return []
+    if operation in _S3_BUCKET:
+        return [(_S3_BUCKET[operation], "s3", bucket)]
+    if operation == "DeleteObjects":
+        return [("s3:DeleteObject", "s3", f"{bucket}/{o['Key']}") for o in params.get("Delete", {}).get("Objects", [])]
+    if operation not in _S3_OBJECT or "Key" not in params:
+        return []
+    out = [(_S3_OBJECT[operation], "s3", f"{bucket}/{params['Key']}")]
+    source = params.get("CopySource")
+    if isinstance(source, Mapping):
+        out.append(("s3:GetObject", "s3", f"{source['Bucket']}/{source['Key']}"))
+    elif isinstance(source, str):
+        out.append(("s3:GetObject", "s3", source.lstrip("/").split("?")[0]))
+    return out
 
 
 def acting_function() -> str | None:
@@ -100,58 +171,70 @@ def acting_function() -> str | None:
 
 
 class Recorder:
-    def __init__(self, table_vars: Mapping[str, str]) -> None:
-        self._table_vars = table_vars  # env var → table logical id (SERVERS_TABLE → ServersTable)
+    def __init__(self, names: Mapping[str, tuple[str, str]], logical: Mapping[str, str]) -> None:
+        self._names = names  # env var → (kind, logical id) of the resource it names (SPOOL_BUCKET → s3, SpoolBucket)
+        self._logical = logical  # logical id → kind, for names that are logical ids (Settings' table defaults)
         self._lock = threading.Lock()
         self.uses: set[Use] = set()
 
-    def _table(self, name: str) -> str | None:
-        """A table name → its logical id: Settings' defaults are the logical ids; else an env var names it."""
-        if name in self._table_vars.values():
-            return name
-        for var, logical in self._table_vars.items():
-            if os.environ.get(var) == name:
-                return logical
-        return None
+    def resource(self, kind: str, name: str) -> str | None:
+        """`kind:Logical[/rest]` for a name as sent (a table, a bucket/key, a queue URL, a secret ARN), or None."""
+        head, sep, rest = name.partition("/") if kind in ("dynamodb", "s3") else (name, "", "")
+        logical = head if self._logical.get(head) == kind else None
+        for var, (var_kind, target) in self._names.items():
+            if logical is None and var_kind == kind and os.environ.get(var) == head:
+                logical = target
+        return f"{kind}:{logical}{sep}{rest}" if logical else None
 
-    def record(self, operation: str, params: Mapping[str, Any]) -> None:
-        function = acting_function()
+    def record(self, service: str, operation: str, params: Mapping[str, Any]) -> None:
+        needs = needed(service, operation, params)
+        function = acting_function() if needs else None
         if function is None:
             return
-        for action, name, index in needed(operation, params):
-            table = self._table(name)
-            if table is not None:
+        for action, kind, name in needs:
+            resource = self.resource(kind, name)
+            if resource is not None:
                 with self._lock:
-                    self.uses.add(Use(function, action, table, index))
+                    self.uses.add(Use(function, action, resource))
 
     def install(self) -> None:
-        """Wrap botocore's request entry point and Thread.start (the started thread acts for its starter)."""
+        """Wrap botocore's request entry point, S3 presigning (a presigned PUT acts with the signer's role) and
+        Thread.start (the started thread acts for its starter)."""
+        from botocore import signers
         from botocore.client import BaseClient
 
         recorder = self
         client_class: Any = BaseClient  # _make_api_call is private: not in the stubs
         thread_class: Any = threading.Thread
         original_call = client_class._make_api_call
+        signers_module: Any = signers
+        original_presign = signers_module.generate_presigned_url
         original_start = thread_class.start
 
         def _make_api_call(client: Any, operation: str, params: Any) -> Any:
-            if client.meta.service_model.service_name == "dynamodb":
-                recorder.record(operation, params)
+            recorder.record(client.meta.service_model.service_name, operation, params)
             return original_call(client, operation, params)
+
+        def generate_presigned_url(client: Any, ClientMethod: str, Params: Any = None, **kw: Any) -> Any:
+            operation = client.meta.method_to_api_mapping.get(ClientMethod, ClientMethod)
+            recorder.record(client.meta.service_model.service_name, operation, Params or {})
+            return original_presign(client, ClientMethod, Params, **kw)
 
         def start(thread: threading.Thread) -> None:
             thread._acting_function = acting_function()  # type: ignore[attr-defined]
             original_start(thread)
 
         client_class._make_api_call = _make_api_call
+        # botocore gives each client class made from now on the module's function (signers.add_generate_presigned_url).
+        signers_module.generate_presigned_url = generate_presigned_url
         thread_class.start = start
 
     def dump(self) -> str:
-        return json.dumps([[u.function, u.action, u.table, u.index] for u in sorted(self.uses)])
+        return json.dumps([[u.function, u.action, u.resource] for u in sorted(self.uses)])
 
     def load(self, text: str) -> None:
         with self._lock:
-            self.uses |= {Use(f, a, t, i) for f, a, t, i in json.loads(text)}
+            self.uses |= {Use(f, a, r) for f, a, r in json.loads(text)}
 
 
 # ------------------------------------------------------------------------------------------------ the template
@@ -164,20 +247,40 @@ def _template() -> dict[str, Any]:
         return dict(yaml.load(stream, Loader=CfnLoader))  # noqa: S506 - our own template, CloudFormation tags only
 
 
-def table_vars(template: Mapping[str, Any]) -> dict[str, str]:
-    """The env vars that name a table, as the functions' environments set them (SERVERS_TABLE → ServersTable)."""
-    tables = {k for k, v in template["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"}
-    found: dict[str, str] = {}
+def logical_kinds(template: Mapping[str, Any]) -> dict[str, str]:
+    """Logical id → kind, for the resources whose access is checked."""
+    return {k: KINDS[v["Type"]] for k, v in template["Resources"].items() if v.get("Type") in KINDS}
+
+
+def _literal_names(template: Mapping[str, Any]) -> dict[str, str]:
+    """A resource's literal name, as written (BucketName: !Sub "…-spool-…") → its logical id."""
+    names = {}
+    for logical, resource in template["Resources"].items():
+        name = resource.get("Properties", {}).get("BucketName")
+        if isinstance(name, dict) and isinstance(name.get("Fn::Sub"), str):
+            names[name["Fn::Sub"]] = logical
+    return names
+
+
+def env_names(template: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """The env vars that name a checked resource, as the functions' environments set them (SERVERS_TABLE →
+    (dynamodb, ServersTable); SPOOL_BUCKET, a literal name, → (s3, SpoolBucket))."""
+    kinds = logical_kinds(template)
+    literal = _literal_names(template)
+    found: dict[str, tuple[str, str]] = {}
     for resource in template["Resources"].values():
         variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
         for var, value in variables.items():
-            if isinstance(value, dict) and value.get("Ref") in tables:
-                found[var] = value["Ref"]
+            if not isinstance(value, dict):
+                continue
+            target = value.get("Ref") or literal.get(str(value.get("Fn::Sub")))
+            if target in kinds:
+                found[var] = (kinds[target], target)
     return found
 
 
 def _statements(policies: Iterable[Any]) -> Iterator[dict[str, Any]]:
-    """Inline statements, both branches of an Fn::If (a grant that some configuration has), SAM's CRUD template."""
+    """Inline statements, both branches of an Fn::If (a grant that some configuration has), SAM's templates."""
     for policy in policies:
         if not isinstance(policy, dict):
             continue
@@ -192,22 +295,32 @@ def _statements(policies: Iterable[Any]) -> Iterator[dict[str, Any]]:
                 "Action": list(CRUD),
                 "Resource": [{"Fn::GetAtt": [table, "Arn"]}, {"Fn::Sub": f"${{{table}.Arn}}/index/*"}],
             }
+        elif "AWSSecretsManagerGetSecretValuePolicy" in policy:
+            secret = policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
+            yield {"Effect": "Allow", "Action": list(SECRET_READ), "Resource": secret}
 
 
-def _resource(node: Any) -> tuple[str, str | None] | None:
-    """(table, index or None or '*') of a resource written as !GetAtt T.Arn or !Sub '${T.Arn}/index/NAME'."""
+def _pattern(node: Any, kinds: Mapping[str, str], literal: Mapping[str, str]) -> str | None:
+    """A statement's resource as a glob over recorded resources (`s3:SpoolBucket/uploads/*`), or None."""
     if isinstance(node, dict) and "Fn::GetAtt" in node:
         target = node["Fn::GetAtt"]
         parts = target.split(".") if isinstance(target, str) else list(target)
-        return (parts[0], None) if parts[1:] == ["Arn"] else None
+        return f"{kinds[parts[0]]}:{parts[0]}" if parts[1:] == ["Arn"] and parts[0] in kinds else None
+    if isinstance(node, dict) and node.get("Ref") in kinds:
+        return f"{kinds[node['Ref']]}:{node['Ref']}"  # a secret's Ref is its ARN
     if isinstance(node, dict) and isinstance(node.get("Fn::Sub"), str):
-        match = _ARN.match(node["Fn::Sub"])
-        return (match.group(1), match.group(2)) if match else None
+        text = node["Fn::Sub"]
+        if match := _ARN.match(text):
+            logical, rest = match.group(1), match.group(2) or ""
+            return f"{kinds[logical]}:{logical}{rest}" if logical in kinds else None
+        if (match := _S3_ARN.match(text)) and match.group(1) in literal:
+            return f"s3:{literal[match.group(1)]}{match.group(2) or ''}"
     return None
 
 
-def grants(template: Mapping[str, Any], function: str) -> list[tuple[list[str], list[tuple[str, str | None]]]]:
-    """The function's Allow statements as (action patterns, resources it can express as table/index)."""
+def grants(template: Mapping[str, Any], function: str) -> list[tuple[list[str], list[str]]]:
+    """The function's Allow statements as (action patterns, resource patterns)."""
+    kinds, literal = logical_kinds(template), _literal_names(template)
     policies = template["Resources"][function]["Properties"].get("Policies", [])
     out = []
     for statement in _statements(policies):
@@ -215,17 +328,17 @@ def grants(template: Mapping[str, Any], function: str) -> list[tuple[list[str], 
             continue
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        out.append(([str(a) for a in actions], [r for r in map(_resource, resources) if r is not None]))
+        patterns = [p for p in (_pattern(r, kinds, literal) for r in resources) if p is not None]
+        out.append(([str(a) for a in actions], patterns))
     return out
 
 
 def granted(template: Mapping[str, Any], use: Use) -> bool:
     for actions, resources in grants(template, use.function):
-        if not any(fnmatch.fnmatchcase(use.action, pattern) for pattern in actions):
-            continue
-        for table, index in resources:
-            if table == use.table and (index == use.index or (index == "*" and use.index is not None)):
-                return True
+        if any(fnmatch.fnmatchcase(use.action, a) for a in actions) and any(
+            fnmatch.fnmatchcase(use.resource, r) for r in resources
+        ):
+            return True
     return False
 
 
@@ -235,11 +348,13 @@ def missing(template: Mapping[str, Any], uses: Iterable[Use]) -> list[Use]:
 
 # ------------------------------------------------------------------------------------------------ pytest hooks
 _recorder: Recorder | None = None
+MAX_REPORTED = 60
 
 
 def configure(config: Any) -> None:
     global _recorder
-    _recorder = Recorder(table_vars(_template()))
+    template = _template()
+    _recorder = Recorder(env_names(template), logical_kinds(template))
     _recorder.install()
 
 
@@ -257,12 +372,16 @@ def session_finish(session: Any) -> None:
     if hasattr(config, "workeroutput"):  # an xdist worker: hand over to the controller
         config.workeroutput["iam_usage"] = _recorder.dump()
         return
+    report = os.environ.get("IAM_USAGE_REPORT")
+    if report:  # every use seen, for a look at what the check covers
+        Path(report).write_text(json.dumps(json.loads(_recorder.dump()), indent=1), encoding="utf-8")
     gaps = missing(_template(), _recorder.uses)
     if not gaps:
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     title = "IAM: actions the functions performed that template.yaml does not grant them (tests/iam_usage.py)"
-    lines = [f"{u.function}: {u.action} on {u.table}{f' index {u.index}' if u.index else ''}" for u in gaps]
+    lines = [f"{u.function}: {u.action} on {u.resource}" for u in gaps[:MAX_REPORTED]]
+    lines += [f"… and {len(gaps) - MAX_REPORTED} more"] if len(gaps) > MAX_REPORTED else []
     if reporter is not None:
         reporter.write_sep("=", title, red=True)
         for line in lines:
