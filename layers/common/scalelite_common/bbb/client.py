@@ -3,14 +3,21 @@
 Signed GET (or POST with a forwarded XML body), bounded timeouts, shorter ones for servers marked offline, and a
 clear split between transport failures (BBBTransportError: try elsewhere) and BBB's own FAILED answers
 (UpstreamError: passed back to the caller unchanged).
+
+A GET whose URL would pass MAX_URL (BBB's nginx and Tomcat refuse request lines over 8 KB: a long `welcome` or
+many `meta_` parameters) goes as a POST instead, its longest parameters in a form body, where BBB reads them too;
+the checksum covers the query string only, as BBB checks it (bbb-api.md §1), and the query keeps the meetingID so
+it is never empty (BBB 2.5-2.7.7 signs a canonical form of all parameters then). With an XML body (slides) the
+parameters stay in the URL.
 """
 
 from __future__ import annotations
 
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import urllib3
 
@@ -20,6 +27,10 @@ from scalelite_common.errors import InternalError, UpstreamError
 from scalelite_common.observability import traced
 
 _REQUEST_REFUSED = frozenset({400, 413, 414, 431})
+MAX_URL = 6144  # bytes: under the 8 KB request line BBB's nginx (large_client_header_buffers) and Tomcat accept
+# Calls BBB answers to a POST with a form body (its UrlMappings), whose parameters may be moved there.
+FORM_POST_CALLS = frozenset({"create", "end", "getMeetingInfo", "isMeetingRunning", "getMeetings", "getRecordings"})
+FORM = "application/x-www-form-urlencoded; charset=UTF-8"
 
 
 class BBBTransportError(Exception):
@@ -93,6 +104,24 @@ def api_url(base: str, call_name: str) -> str:
     return (base if base.endswith("/") else base + "/") + call_name
 
 
+def _split_long(
+    params: Sequence[tuple[str, str]], fits: Callable[[list[tuple[str, str]]], bool]
+) -> tuple[list[tuple[str, str]], bytes]:
+    """The parameters to keep in the query and the form body of the others: the longest names (all their values:
+    BBB refuses a name in both) move first, until the signed URL `fits`; the meetingID always stays."""
+    sizes: dict[str, int] = {}
+    for name, value in params:
+        sizes[name] = sizes.get(name, 0) + len(name) + len(value)
+    moved: set[str] = set()
+    kept = list(params)
+    for name in sorted((n for n in sizes if n != "meetingID"), key=lambda n: -sizes[n]):
+        moved.add(name)
+        kept = [p for p in params if p[0] not in moved]
+        if fits(kept):
+            break
+    return kept, urlencode([p for p in params if p[0] in moved]).encode()
+
+
 class BBBClient:
     def __init__(self, *, connect_timeout: float, response_timeout: float, algorithm: str = "SHA256") -> None:
         self.connect_timeout = connect_timeout
@@ -126,9 +155,12 @@ class BBBClient:
         content_type: str = "application/xml",
     ) -> BBBResponse:
         url = self.signed_url(target, call_name, params)
+        if body is None and len(url) > MAX_URL and call_name in FORM_POST_CALLS:
+            query, form = _split_long(params, lambda kept: len(self.signed_url(target, call_name, kept)) <= MAX_URL)
+            url, body, content_type = self.signed_url(target, call_name, query), form, FORM
         try:
             resp = self._http.request(
-                "GET" if body is None else "POST",  # POST only to forward a body (slides, insertDocument)
+                "GET" if body is None else "POST",  # POST only with a body (slides, insertDocument, long parameters)
                 url,
                 body=body,
                 headers=None if body is None else {"Content-Type": content_type},
