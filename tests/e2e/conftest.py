@@ -19,6 +19,23 @@ import pytest
 from scalelite_local.stack import Config, LocalStack
 
 E2E_SECRET = "e2e-secret"
+
+
+def sqs_client(stack: LocalStack) -> Any:
+    """boto3 SQS on the stack's moto server, without retries (a test sees the first answer)."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    return boto3.client(
+        "sqs",
+        endpoint_url=stack.aws_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=BotoConfig(retries={"max_attempts": 1}),
+    )
+
+
 SCALELITE = Path(sys.executable).parent / "scalelite"
 
 

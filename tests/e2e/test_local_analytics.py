@@ -20,10 +20,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import boto3
 import jwt
 import pytest
-from botocore.config import Config as BotoConfig
 from defusedxml import ElementTree
 from jwt.warnings import InsecureKeyLengthWarning
 
@@ -32,7 +30,7 @@ from scalelite_common.services import wiring
 from scalelite_local.scheduler import QueuePoller
 from scalelite_local.stack import LocalStack
 from tests import raw_http
-from tests.e2e.conftest import E2E_SECRET
+from tests.e2e.conftest import E2E_SECRET, sqs_client
 from tests.helpers import eventually, sign
 from tests.raw_http import Answer
 from tests.sink import CallbackSink, Received
@@ -134,14 +132,7 @@ class Queue:
     def __init__(self, stack: LocalStack) -> None:
         self.stack = stack
         self.poller: QueuePoller = stack.queue_pollers["CallbackFunction"]
-        self.sqs: Any = boto3.client(
-            "sqs",
-            endpoint_url=stack.aws_url,
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-            config=BotoConfig(retries={"max_attempts": 1}),
-        )
+        self.sqs: Any = sqs_client(stack)
 
     def counts(self, name: str = "CallbackQueue") -> tuple[int, int]:
         """(visible, in flight) messages."""

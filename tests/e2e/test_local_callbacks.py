@@ -12,33 +12,20 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import jwt
 import pytest
-from botocore.config import Config as BotoConfig
 
 from scalelite_common.aws.sqs import SqsNotifier
 from scalelite_common.services.ports import RecordingReady
 from scalelite_local.scheduler import QueuePoller
 from scalelite_local.stack import LocalStack
-from tests.e2e.conftest import E2E_SECRET
+from tests.e2e.conftest import E2E_SECRET, sqs_client
 from tests.helpers import eventually
 from tests.sink import CallbackSink
 
 pytestmark = pytest.mark.e2e
 
 RECORD_ID = "183f0bf3a0982a127bdb8161e0c44eb696b3e75c-1700000000000"
-
-
-def sqs_client(stack: LocalStack) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=stack.aws_url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=BotoConfig(retries={"max_attempts": 1}),
-    )
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ errors. Every method is one DynamoDB round trip unless its docstring says otherw
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -259,7 +260,9 @@ class DynamoStore(RecordingsMixin, TenantsMixin):
         if len(polls) == 1:
             return [self._record_poll(polls[0])]
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            # The token makes botocore's retry of a transaction DynamoDB applied but did not confirm a no-op: the
+            # load_adjust subtraction must happen once.
+            with TransactWrite(connection=self._connection, client_request_token=str(uuid.uuid4())) as tx:
                 for poll in polls:
                     tx.update(ServerItem(poll.server_id), actions=_poll_actions(poll), condition=ServerItem.id.exists())
         except TransactWriteError as exc:
