@@ -1,8 +1,13 @@
-"""`make bench`: run every benchmark; each prints its figures next to its target."""
+"""`make bench`: run every benchmark; each prints its figures next to its target.
+
+Each benchmark runs in a fresh interpreter: the CPU figures are the process's, and threads, caches and garbage left
+by an earlier benchmark (the API burst's simulators, say) would be counted against the next one.
+"""
 
 from __future__ import annotations
 
-import importlib
+import subprocess
+import sys
 
 MODULES = (
     "bench.bench_import",
@@ -16,9 +21,13 @@ MODULES = (
 
 
 def main() -> None:
+    failed = []
     for name in MODULES:
-        print()
-        importlib.import_module(name).main()
+        print(flush=True)
+        if subprocess.run([sys.executable, "-m", name], check=False).returncode != 0:
+            failed.append(name)
+    if failed:
+        sys.exit(f"benchmarks that did not finish: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

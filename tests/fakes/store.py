@@ -205,12 +205,18 @@ class InMemoryStore:
                 meeting.touched_at = now
             return dataclasses.replace(meeting)
 
-    def unlock_meeting(self, tenant_id: str, meeting_id: str, owner: str) -> bool:
+    def unlock_meeting(
+        self, tenant_id: str, meeting_id: str, owner: str, *, origin: RecordingOrigin | None = None
+    ) -> bool:
         with self._lock:
+            if origin is not None:
+                self.origins[origin.internal_meeting_id] = origin
             meeting = self.meetings.get(_key(tenant_id, meeting_id))
             if meeting is None or meeting.lock_owner != owner:
                 return False
             meeting.lock_owner, meeting.lock_until = "", 0.0
+            if origin is not None:
+                meeting.internal_meeting_id = origin.internal_meeting_id
             return True
 
     def count_join(self, tenant_id: str, meeting_id: str, *, now: float) -> Meeting | None:

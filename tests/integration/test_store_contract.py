@@ -269,6 +269,23 @@ def test_origins_tokens_and_pending_uploads(any_store: Any) -> None:
     assert [any_store.count_import_attempt("uploads/x.tar", expires_at=now + 60) for _ in range(3)] == [1, 2, 3]
 
 
+def test_releasing_a_lock_can_store_the_meeting_instances_origin(any_store: Any) -> None:
+    """One round trip: the lock released, the origin stored and its internal id noted on the mapping; a lost lock
+    still stores the origin (the meeting runs on BBB whatever the lock)."""
+    server = _server(any_store)
+    now = time.time()
+    any_store.place_meeting(_meeting(lock_owner="me", lock_until=now + 30), server, now=now)
+    first = RecordingOrigin("int-1", "t", "m", "a", created_at=int(now), expires_at=int(now) + 60)
+    assert any_store.unlock_meeting("t", "m", "me", origin=first)
+    held = any_store.get_meeting("t", "m")
+    assert (held.lock_owner, held.internal_meeting_id) == ("", "int-1")
+    assert any_store.get_origin("int-1") == first
+    second = dataclasses.replace(first, internal_meeting_id="int-2")
+    assert not any_store.unlock_meeting("t", "m", "someone-else", origin=second)  # not the holder
+    assert any_store.get_origin("int-2") == second
+    assert any_store.get_meeting("t", "m").internal_meeting_id == "int-1"
+
+
 def test_tenants_share_one_meeting_id_namespace(any_store: Any) -> None:
     """A live meeting of one tenant keeps its meetingID from every other tenant; ending it frees the id, and the
     claim follows the mapping's TTL (extend, expiry). The default tenant (no multitenancy) claims nothing."""

@@ -80,6 +80,7 @@ class MeetingItem(Model):
     participants = NumberAttribute(null=True)  # as last polled (tenant meetings only)
     polled_joins = NumberAttribute(null=True)  # `joins` when they were polled
     scoped_tenant = UnicodeAttribute(null=True)  # tenant_id, except for the default tenant (tenant-index key)
+    internal_meeting_id = UnicodeAttribute(null=True)  # whose recording origin is stored (set on unlock)
     server_index = ServerIndex()
     tenant_index = TenantMeetingsIndex()
 

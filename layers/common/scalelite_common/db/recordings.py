@@ -78,6 +78,19 @@ def _item(recording: Recording) -> RecordingItem:
     )
 
 
+def origin_item(origin: RecordingOrigin) -> UploadItem:
+    pk, sk = _origin_key(origin.internal_meeting_id)
+    return UploadItem(
+        pk,
+        sk,
+        tenant_id=origin.tenant_id,
+        meeting_id=origin.meeting_id,
+        server_id=origin.server_id,
+        created_at=origin.created_at,
+        expires_at=origin.expires_at,
+    )
+
+
 def _origin_key(internal_meeting_id: str) -> tuple[str, str]:
     return f"origin#{internal_meeting_id}", "origin"
 
@@ -159,16 +172,7 @@ class RecordingsMixin:
 
     # ------------------------------------------------------------------- uploads
     def put_origin(self, origin: RecordingOrigin) -> None:
-        pk, sk = _origin_key(origin.internal_meeting_id)
-        UploadItem(
-            pk,
-            sk,
-            tenant_id=origin.tenant_id,
-            meeting_id=origin.meeting_id,
-            server_id=origin.server_id,
-            created_at=origin.created_at,
-            expires_at=origin.expires_at,
-        ).save()
+        origin_item(origin).save()
 
     def get_origin(self, internal_meeting_id: str, *, now: float | None = None) -> RecordingOrigin | None:
         try:

@@ -15,9 +15,9 @@ from pynamodb.transactions import TransactWrite
 
 from scalelite_common.config import DEFAULT_TENANT
 from scalelite_common.db.models import CallbackItem, MeetingItem, ServerItem, VoiceBridgeItem, bind, share_connection
-from scalelite_common.db.recordings import RecordingsMixin
+from scalelite_common.db.recordings import RecordingsMixin, origin_item
 from scalelite_common.db.tenants import TenantsMixin
-from scalelite_common.domain.entities import CallbackData, Meeting, Server, ServerState
+from scalelite_common.domain.entities import CallbackData, Meeting, RecordingOrigin, Server, ServerState
 from scalelite_common.domain.tenants import TenantUsage, meeting_id_claim, meeting_id_claim_key
 from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone, StoreConflict
 from scalelite_common.observability import logger
@@ -131,6 +131,7 @@ def _meeting(item: MeetingItem) -> Meeting:
         touched_at=float(item.touched_at or 0),
         participants=int(item.participants or 0),
         polled_joins=int(item.polled_joins or 0),
+        internal_meeting_id=item.internal_meeting_id or "",
     )
 
 
@@ -154,6 +155,7 @@ def _meeting_item(meeting: Meeting) -> MeetingItem:
         participants=meeting.participants or None,
         polled_joins=meeting.polled_joins or None,
         scoped_tenant=None if meeting.tenant_id == DEFAULT_TENANT else meeting.tenant_id,
+        internal_meeting_id=meeting.internal_meeting_id or None,
     )
 
 
@@ -477,18 +479,34 @@ class DynamoStore(RecordingsMixin, TenantsMixin):
             raise
         return _meeting(item)
 
-    def unlock_meeting(self, tenant_id: str, meeting_id: str, owner: str) -> bool:
+    def unlock_meeting(
+        self, tenant_id: str, meeting_id: str, owner: str, *, origin: RecordingOrigin | None = None
+    ) -> bool:
         """Release `owner`'s lock; False if it holds none (the mapping is gone, or its lock went stale and was
-        taken over)."""
+        taken over). With `origin` (a create reached a new BBB meeting instance), store it in the same round trip
+        (one transaction) and note its internal id on the mapping; the origin is stored whatever the lock."""
+        item = MeetingItem(meeting_pk(tenant_id, meeting_id))
+        actions: list[Action] = [MeetingItem.lock_owner.remove(), MeetingItem.lock_until.remove()]
+        if origin is None:
+            try:
+                item.update(actions=actions, condition=MeetingItem.lock_owner == owner)
+            except UpdateError as exc:
+                if _conditional_failed(exc):
+                    return False
+                raise
+            return True
+        actions.append(MeetingItem.internal_meeting_id.set(origin.internal_meeting_id))
         try:
-            MeetingItem(meeting_pk(tenant_id, meeting_id)).update(
-                actions=[MeetingItem.lock_owner.remove(), MeetingItem.lock_until.remove()],
-                condition=MeetingItem.lock_owner == owner,
-            )
-        except UpdateError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
+            with TransactWrite(connection=self._connection) as tx:
+                tx.update(item, actions=actions, condition=MeetingItem.lock_owner == owner)
+                tx.save(origin_item(origin))
+        except TransactWriteError as exc:
+            # PynamoDB sends the put before the update: the mapping's reason is the last one.
+            reasons = exc.cancellation_reasons
+            if not (reasons and reasons[-1] is not None and reasons[-1].code == "ConditionalCheckFailed"):
+                raise
+            self.put_origin(origin)  # the lock was lost (stale, taken over): the meeting still ran on BBB
+            return False
         return True
 
     def extend_meeting(self, meeting: Meeting, expires_at: int) -> bool:

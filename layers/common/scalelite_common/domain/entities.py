@@ -68,6 +68,8 @@ class Meeting:
     # then, so the joins since that poll are `joins - polled_joins`.
     participants: int = 0
     polled_joins: int = 0
+    # BBB's id of the meeting instance the last create reached (its recordings' id): its origin is stored already.
+    internal_meeting_id: str = ""
 
     @property
     def attendees(self) -> int:

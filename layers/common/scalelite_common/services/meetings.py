@@ -83,6 +83,7 @@ class _Hold:
     meeting_id: str
     owner: str = field(default_factory=lambda: secrets.token_hex(8))
     held: bool = False  # the mapping exists and its lock is ours: release it when done
+    origin: RecordingOrigin | None = None  # a new BBB meeting instance's origin, stored with the release
 
 
 def _meeting_id(params: Sequence[tuple[str, str]]) -> str:
@@ -166,7 +167,7 @@ class MeetingService:
                     if self._reusable(existing, server):
                         assert server is not None
                         try:
-                            reply = self._forward_create(req, existing, server, new=False)
+                            reply = self._forward_create(req, existing, server, hold, new=False)
                             self._keep_callbacks(self._callbacks(req, meeting_id, time.time()))
                             return reply
                         except BBBTransportError as exc:
@@ -222,13 +223,17 @@ class MeetingService:
             delay = min(delay * 2, 0.1)
 
     def _unlock(self, hold: _Hold) -> None:
-        if not hold.held:
-            return
+        origin, hold.origin = hold.origin, None
         try:
-            self.store.unlock_meeting(hold.tenant_id, hold.meeting_id, hold.owner)
-            hold.held = False
+            if hold.held:
+                self.store.unlock_meeting(hold.tenant_id, hold.meeting_id, hold.owner, origin=origin)
+                hold.held = False
+            elif origin is not None:  # never so today: an origin comes from a create that held the mapping
+                self.store.put_origin(origin)
         except Exception:  # the answer stands; the lock goes stale by itself
             logger.exception("could not release a meeting lock", meeting_id=hold.meeting_id)
+            if origin is not None:
+                logger.error("the meeting's origin was not stored; its recordings will be refused")
 
     def _reusable(self, meeting: Meeting, server: Server | None) -> bool:
         """A mapping is kept only while its server can serve it; a cordoned server only while the meeting runs."""
@@ -314,7 +319,7 @@ class MeetingService:
                 ordered = candidates(fresh, tag)
                 continue
             try:
-                return self._forward_create(req, meeting, server, new=True)
+                return self._forward_create(req, meeting, server, hold, new=True)
             except BBBTransportError as exc:
                 self._release(meeting, server, hold)
                 if exc.refused:
@@ -407,32 +412,32 @@ class MeetingService:
                 logger.warning("analytics callback dropped: URL_HOST is not set", meeting_id=meeting.meeting_id)
         return shaped
 
-    def _forward_create(self, req: CreateRequest, meeting: Meeting, server: Server, *, new: bool) -> BBBResponse:
+    def _forward_create(
+        self, req: CreateRequest, meeting: Meeting, server: Server, hold: _Hold, *, new: bool
+    ) -> BBBResponse:
         forwarded = list(self._create_params(req, meeting, server, new=new).items())
         reply = self.client.call(_target(server), "create", forwarded, body=req.xml_body)
-        self._keep_origin(req.ctx, meeting.meeting_id, server, reply)
+        hold.origin = self._origin(req.ctx, meeting, server, reply)
         return reply
 
-    def _keep_origin(self, ctx: RequestContext, meeting_id: str, server: Server, reply: BBBResponse) -> None:
-        """Remember where this meeting instance runs (keyed by BBB's internal meeting id, its recordings' id), so
-        its recordings are accepted from that server only, with this tenant. One PutItem; a failure is logged, not
-        the LMS's problem (the meeting exists on BBB)."""
+    def _origin(
+        self, ctx: RequestContext, meeting: Meeting, server: Server, reply: BBBResponse
+    ) -> RecordingOrigin | None:
+        """Where this meeting instance runs (keyed by BBB's internal meeting id, its recordings' id), so its
+        recordings are accepted from that server only, with this tenant: stored when the lock is released (no
+        round trip of its own), unless the mapping already noted this instance (a repeated create)."""
         internal = xml.text(reply.root, "internalMeetingID")
-        if not internal:
-            return
+        if not internal or internal == meeting.internal_meeting_id:
+            return None
         now = int(time.time())
-        origin = RecordingOrigin(
+        return RecordingOrigin(
             internal_meeting_id=internal,
             tenant_id=ctx.tenant_id,
-            meeting_id=meeting_id,
+            meeting_id=meeting.meeting_id,
             server_id=server.id,
             created_at=now,
             expires_at=now + ctx.settings.recording_origin_ttl,
         )
-        try:
-            self.store.put_origin(origin)
-        except Exception:
-            logger.exception("could not store the meeting's origin; its recordings will be refused", server=server.id)
 
     # ------------------------------------------------------------------- join
     @traced

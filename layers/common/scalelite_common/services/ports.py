@@ -75,7 +75,12 @@ class MeetingRepository(Protocol):
     ) -> Meeting | None:
         """Take the live mapping's lock (free or stale); None when there is no live mapping or another holds it."""
 
-    def unlock_meeting(self, tenant_id: str, meeting_id: str, owner: str) -> bool: ...
+    def unlock_meeting(
+        self, tenant_id: str, meeting_id: str, owner: str, *, origin: RecordingOrigin | None = None
+    ) -> bool:
+        """Release `owner`'s lock (False: it held none); with `origin`, also store it (whatever the lock) and note
+        its internal meeting id on the mapping, in one round trip."""
+
     def count_join(self, tenant_id: str, meeting_id: str, *, now: float) -> Meeting | None:
         """Count a join on the live mapping (returned updated), or None."""
 
