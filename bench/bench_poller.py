@@ -116,10 +116,10 @@ class TimedStore:
 def run() -> dict[str, float]:
     from scalelite_common.config import get_settings
     from scalelite_common.db.models import create_tables
-    from scalelite_common.db.repositories import POLL_WRITE_BATCH
     from scalelite_common.domain.entities import Meeting, Server, ServerState
     from scalelite_common.services import wiring
     from scalelite_common.services.polling import Poller
+    from scalelite_common.services.ports import POLL_WRITE_BATCH
 
     use_bench_env(SECRET)
     print(f"== Poller: one cycle over {SERVERS} servers answering in {LATENCY * 1000:.0f} ms (target ≤ {TARGET:g} s)")

@@ -9,9 +9,15 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TableError
+from pynamodb.exceptions import TableError, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
+
+
+def cancelled_by_condition(exc: TransactWriteError) -> list[bool]:
+    """For each item of a cancelled transaction, in the order PynamoDB sent them (condition checks, deletes, puts,
+    updates): whether its condition failed. Empty when the transaction was not cancelled by DynamoDB."""
+    return [r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons]
 
 
 class ServerItem(Model):

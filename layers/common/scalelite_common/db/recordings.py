@@ -14,7 +14,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from scalelite_common.db.models import RecordingCountsItem, RecordingItem, UploadItem
+from scalelite_common.db.models import RecordingCountsItem, RecordingItem, UploadItem, cancelled_by_condition
 from scalelite_common.domain.entities import (
     PlaybackFormat,
     Recording,
@@ -135,8 +135,7 @@ class RecordingsMixin:
                     if actions:
                         tx.update(RecordingCountsItem(counts_key(tenant_id)), actions=actions)
         except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            if cancelled_by_condition(exc)[:1] == [True]:
                 raise StoreConflict(f"recording {recording.record_id} changed meanwhile") from exc
             raise
         return saved

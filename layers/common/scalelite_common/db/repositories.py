@@ -14,14 +14,22 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from scalelite_common.config import DEFAULT_TENANT
-from scalelite_common.db.models import CallbackItem, MeetingItem, ServerItem, VoiceBridgeItem, bind, share_connection
+from scalelite_common.db.models import (
+    CallbackItem,
+    MeetingItem,
+    ServerItem,
+    VoiceBridgeItem,
+    bind,
+    cancelled_by_condition,
+    share_connection,
+)
 from scalelite_common.db.recordings import RecordingsMixin, origin_item
 from scalelite_common.db.tenants import TenantsMixin
 from scalelite_common.domain.entities import CallbackData, Meeting, RecordingOrigin, Server, ServerState
 from scalelite_common.domain.tenants import TenantUsage, meeting_id_claim, meeting_id_claim_key
 from scalelite_common.errors import PlacementConflict, ServerExists, ServerGone, StoreConflict
 from scalelite_common.observability import logger
-from scalelite_common.services.ports import PollWrite
+from scalelite_common.services.ports import POLL_WRITE_BATCH, PollWrite
 
 __all__ = [
     "DynamoStore",
@@ -34,10 +42,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from scalelite_common.config import Settings
-
-# Poll results per TransactWriteItems (DynamoDB allows 100). Small batches fill fast from the poller's workers, and
-# moto's transactions slow down with their size (per item: ≈ 2.5 ms at 25, 5.4 ms at 100 on this machine).
-POLL_WRITE_BATCH = 25
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -268,13 +272,9 @@ class DynamoStore(RecordingsMixin, TenantsMixin):
                 for poll in polls:
                     tx.update(ServerItem(poll.server_id), actions=_poll_actions(poll), condition=ServerItem.id.exists())
         except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or [None] * len(polls)
-            return [
-                False
-                if reason is not None and reason.code == "ConditionalCheckFailed"
-                else self._record_poll(poll)  # not attempted, or in conflict: on its own
-                for poll, reason in zip(polls, reasons, strict=False)
-            ]
+            removed = cancelled_by_condition(exc) or [False] * len(polls)
+            # Not attempted, or in conflict with another transaction: each on its own.
+            return [not gone and self._record_poll(poll) for poll, gone in zip(polls, removed, strict=False)]
         return [True] * len(polls)
 
     def _record_poll(self, poll: PollWrite) -> bool:
@@ -364,11 +364,7 @@ class DynamoStore(RecordingsMixin, TenantsMixin):
                 )
         except TransactWriteError as exc:
             names = [*checks, *puts, "server"]
-            reasons = {
-                name
-                for name, reason in zip(names, exc.cancellation_reasons, strict=False)
-                if reason is not None and reason.code == "ConditionalCheckFailed"
-            }
+            reasons = {name for name, failed in zip(names, cancelled_by_condition(exc), strict=False) if failed}
             if not reasons:
                 raise
             raise PlacementConflict(reasons) from exc
@@ -502,8 +498,7 @@ class DynamoStore(RecordingsMixin, TenantsMixin):
                 tx.save(origin_item(origin))
         except TransactWriteError as exc:
             # PynamoDB sends the put before the update: the mapping's reason is the last one.
-            reasons = exc.cancellation_reasons
-            if not (reasons and reasons[-1] is not None and reasons[-1].code == "ConditionalCheckFailed"):
+            if cancelled_by_condition(exc)[-1:] != [True]:
                 raise
             self.put_origin(origin)  # the lock was lost (stale, taken over): the meeting still ran on BBB
             return False

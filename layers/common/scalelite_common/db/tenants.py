@@ -9,7 +9,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from scalelite_common.db.models import TenantItem
+from scalelite_common.db.models import TenantItem, cancelled_by_condition
 from scalelite_common.domain.tenants import SettingMode, Tenant, TenantSetting
 from scalelite_common.errors import TenantGone, TenantNameTaken
 
@@ -50,10 +50,6 @@ def _setting(item: TenantItem) -> TenantSetting:
     )
 
 
-def _cancelled_by_condition(exc: TransactWriteError) -> list[bool]:
-    return [r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons]
-
-
 class TenantsMixin:
     _connection: Connection
 
@@ -81,7 +77,7 @@ class TenantsMixin:
                 tx.save(TenantItem(NAME, tenant.name, tenant_id=tenant.id), condition=TenantItem.pk.does_not_exist())
                 tx.save(_tenant_item(tenant), condition=TenantItem.pk.does_not_exist())
         except TransactWriteError as exc:
-            if any(_cancelled_by_condition(exc)):
+            if any(cancelled_by_condition(exc)):
                 raise TenantNameTaken(tenant.name) from exc
             raise
 
@@ -97,7 +93,7 @@ class TenantsMixin:
                     tx.delete(TenantItem(NAME, previous.name), condition=TenantItem.tenant_id == tenant.id)
         except TransactWriteError as exc:
             # PynamoDB sends deletes before puts: [old claim], tenant, [new claim].
-            failed = _cancelled_by_condition(exc)
+            failed = cancelled_by_condition(exc)
             if tenant.name != previous.name and failed[2:3] == [True]:
                 raise TenantNameTaken(tenant.name) from exc
             if any(failed):
@@ -110,7 +106,7 @@ class TenantsMixin:
                 tx.delete(TenantItem(TENANT, tenant.id), condition=TenantItem.pk.exists())
                 tx.delete(TenantItem(NAME, tenant.name), condition=TenantItem.tenant_id == tenant.id)
         except TransactWriteError as exc:
-            if any(_cancelled_by_condition(exc)):
+            if any(cancelled_by_condition(exc)):
                 raise TenantGone(tenant.id) from exc
             raise
 

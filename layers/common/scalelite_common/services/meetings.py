@@ -223,13 +223,14 @@ class MeetingService:
             delay = min(delay * 2, 0.1)
 
     def _unlock(self, hold: _Hold) -> None:
+        """Release the lock, with the origin of the BBB meeting instance a create reached (only a create that held
+        the mapping forwards, so an origin always has a lock to ride on)."""
         origin, hold.origin = hold.origin, None
+        if not hold.held:
+            return
         try:
-            if hold.held:
-                self.store.unlock_meeting(hold.tenant_id, hold.meeting_id, hold.owner, origin=origin)
-                hold.held = False
-            elif origin is not None:  # never so today: an origin comes from a create that held the mapping
-                self.store.put_origin(origin)
+            self.store.unlock_meeting(hold.tenant_id, hold.meeting_id, hold.owner, origin=origin)
+            hold.held = False
         except Exception:  # the answer stands; the lock goes stale by itself
             logger.exception("could not release a meeting lock", meeting_id=hold.meeting_id)
             if origin is not None:

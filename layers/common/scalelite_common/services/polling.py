@@ -35,7 +35,7 @@ from scalelite_common.domain.health import Health, after_poll
 from scalelite_common.domain.load import MeetingSample, ServerStats, server_stats
 from scalelite_common.errors import BBBError, MeetingNotFoundError, ServerGone
 from scalelite_common.observability import emit, logger, traced
-from scalelite_common.services.ports import BBBGateway, PollWrite, Store
+from scalelite_common.services.ports import POLL_WRITE_BATCH, BBBGateway, PollWrite, Store
 
 PollWhat = Literal["all", "servers", "meetings", "versions"]
 POLL_WHATS: tuple[str, ...] = ("all", "servers", "meetings", "versions")
@@ -45,7 +45,6 @@ SAFETY_MARGIN = 3.0  # seconds kept free before the Lambda timeout to store the 
 MIN_CYCLE = 1.0  # do not start a cycle with less time than this left
 MEETING_GRACE = 60  # seconds: BBB may not list a meeting created this recently yet (Scalelite #320)
 VERSION_REFRESH = 3600.0  # seconds: each known version is re-read about once an hour
-WRITE_BATCH = 25  # poll results per write (the store's POLL_WRITE_BATCH)
 WRITE_LINGER = 0.01  # seconds a worker's result waits for others to share its write
 
 
@@ -119,7 +118,7 @@ class WriteBatcher:
     for it to be written: the worker that fills the batch writes it, else the first whose wait of `linger` runs
     out. Each gets its own outcome (False: the server was removed) or the write's exception."""
 
-    def __init__(self, store: Store, *, size: int = WRITE_BATCH, linger: float = WRITE_LINGER) -> None:
+    def __init__(self, store: Store, *, size: int = POLL_WRITE_BATCH, linger: float = WRITE_LINGER) -> None:
         self._store = store
         self._size = size
         self._linger = linger
